@@ -1,0 +1,251 @@
+"""The engine: one connection to the warehouse, shared by every stage.
+
+Stages are written once as Ibis expressions; an :class:`Engine` owns the
+connection, reads raw inputs, materialises named tables and re-raises backend
+errors with the SQL that failed. A backend subclass implements only a handful
+of hooks (``_write``, ``_read_delimited``, ``_read_lines``, ``_read_parquet``,
+``_register_arrow``, ``_drop``, ``_list``); the shared logic lives in the
+``@final`` methods here (modelled on Splink's ``DatabaseAPI``).
+
+Capability gaps are declared up front in :attr:`Engine.unsupported` and
+checked with :meth:`Engine.require`.
+
+Examples
+--------
+>>> from huaxiang.engine import create_engine
+>>> import ibis
+>>> eng = create_engine("duckdb")
+>>> t = eng.materialize("numbers", ibis.memtable({"x": [1, 2, 3]}))
+>>> int(eng.execute(t.x.sum()))
+6
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, final
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from huaxiang.errors import EngineError, UnsupportedOperationError
+
+#: Column every raw input carries: the 1-based ordinal of the data row in its source.
+ROW_COLUMN = "_hx_row"
+#: Column the delimited readers add: the file a row came from (for multi-file sources).
+FILE_COLUMN = "_hx_file"
+
+
+class Engine(ABC):
+    """Base class of the DuckDB and Spark engines."""
+
+    #: Short name used in config and on the command line.
+    name: ClassVar[str]
+    #: Operations this backend cannot do (checked by :meth:`require`).
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _write(self, name: str, expr: ir.Table) -> None:
+        """Store ``expr`` as the table ``name``, replacing any previous one."""
+
+    @abstractmethod
+    def _drop(self, name: str) -> None:
+        """Remove the table ``name`` if it exists."""
+
+    @abstractmethod
+    def _list(self) -> list[str]:
+        """Names of the tables stored in the warehouse."""
+
+    @abstractmethod
+    def _read_delimited(
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        skip_rows: int,
+    ) -> tuple[ir.Table, pd.DataFrame]:
+        """Read delimited text as strings: (rows with ``_hx_row``, malformed lines as a frame
+        with ``line``, ``error``, ``payload``)."""
+
+    @abstractmethod
+    def _read_lines(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        """Read text files one line per row into a ``line`` column (plus ``_hx_row``)."""
+
+    @abstractmethod
+    def _read_parquet(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        """Read Parquet files with their own types (plus ``_hx_row``)."""
+
+    @abstractmethod
+    def _register_arrow(self, name: str, table: pa.Table) -> ir.Table:
+        """Make an in-memory Arrow table queryable as ``name`` (not persisted)."""
+
+    @abstractmethod
+    def _create_view(self, name: str, expr: ir.Table) -> None:
+        """Name ``expr`` as a temporary view for this session (not persisted)."""
+
+    @abstractmethod
+    def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
+        """Parse text with a strftime ``fmt``; NULL where it does not parse (never an error)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection."""
+
+    # ------------------------------------------------------------ shared API
+    @final
+    def require(self, operation: str) -> None:
+        """Raise :class:`UnsupportedOperationError` if this engine declared ``operation`` unsupported."""
+        if operation in self.unsupported:
+            raise UnsupportedOperationError(
+                f"the {self.name} engine does not support {operation}; run this step on the duckdb engine "
+                f"(engine: {{name: duckdb}} in huaxiang.yaml)"
+            )
+
+    @final
+    def sql_of(self, expr: ir.Expr) -> str:
+        """The SQL this engine runs for ``expr`` (for error messages and snapshots)."""
+        try:
+            return str(ibis.to_sql(expr, dialect=self.con.name))
+        except Exception as exc:  # pragma: no cover - compile errors are rare
+            return f"<could not compile: {exc}>"
+
+    @final
+    @contextmanager
+    def _errors(self, what: str, expr: ir.Expr | None = None) -> Iterator[None]:
+        try:
+            yield
+        except EngineError:
+            raise
+        except Exception as exc:
+            if _is_user_interrupt(exc):
+                raise
+            sql = self.sql_of(expr) if expr is not None else ""
+            raise EngineError(
+                f"{self.name} failed while {what}: {type(exc).__name__}: {_first_lines(str(exc))}"
+                + (f"\nSQL:\n{sql}" if sql else "")
+            ) from exc
+
+    @final
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute ``expr`` and store it as table ``name``; returns the stored table."""
+        started = time.perf_counter()
+        with self._errors(f"writing table {name!r}", expr):
+            self._write(name, expr)
+        self.timings[name] = time.perf_counter() - started
+        return self.table(name)
+
+    @final
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name``."""
+        if not self.has_table(name):
+            raise EngineError(
+                f"table {name!r} does not exist in this workspace; run `huaxiang build` first "
+                f"(tables: {', '.join(sorted(self.list_tables())) or 'none'})"
+            )
+        with self._errors(f"opening table {name!r}"):
+            return self.con.table(name)
+
+    @final
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` is stored."""
+        return name in self.list_tables()
+
+    @final
+    def list_tables(self) -> list[str]:
+        """Names of all stored tables."""
+        with self._errors("listing tables"):
+            return self._list()
+
+    @final
+    def drop(self, name: str) -> None:
+        """Drop ``name`` if it exists."""
+        with self._errors(f"dropping table {name!r}"):
+            self._drop(name)
+
+    @final
+    def execute(self, expr: ir.Expr, *, limit: int | None = None) -> Any:
+        """Run ``expr``; a table becomes a pandas DataFrame, a scalar a Python value."""
+        with self._errors("running a query", expr):
+            if isinstance(expr, ir.Table):
+                return expr.to_pandas(limit=limit) if limit is not None else expr.to_pandas()
+            return expr.execute()
+
+    @final
+    def to_pyarrow(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` into an Arrow table."""
+        with self._errors("running a query", expr):
+            return expr.to_pyarrow()
+
+    @final
+    def create_view(self, name: str, expr: ir.Table) -> ir.Table:
+        """Name ``expr`` as a temporary view (lets SQL written by users refer to it)."""
+        with self._errors(f"creating view {name!r}", expr):
+            self._create_view(name, expr)
+            return self.con.table(name)
+
+    @final
+    def register_arrow(self, name: str, table: pa.Table) -> ir.Table:
+        """Make an Arrow table queryable as ``name`` for this session."""
+        with self._errors(f"registering {name!r}"):
+            return self._register_arrow(name, table)
+
+    @final
+    def read_delimited(
+        self, files: Sequence[Path], *, name: str, delimiter: str = ",", header: bool = True,
+        columns: Sequence[str] | None = None, skip_rows: int = 0,
+    ) -> tuple[ir.Table, pd.DataFrame]:
+        """Read CSV/TSV files as text columns; returns rows and the malformed lines."""
+        with self._errors(f"reading {', '.join(str(f) for f in files[:3])}"):
+            return self._read_delimited(
+                files, name=name, delimiter=delimiter, header=header, columns=columns, skip_rows=skip_rows
+            )
+
+    @final
+    def read_lines(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        """Read text files one line per row."""
+        with self._errors(f"reading {', '.join(str(f) for f in files[:3])}"):
+            return self._read_lines(files, name=name)
+
+    @final
+    def read_parquet(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        """Read Parquet files."""
+        with self._errors(f"reading {', '.join(str(f) for f in files[:3])}"):
+            return self._read_parquet(files, name=name)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _first_lines(text: str, n: int = 6) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[:n])
+
+
+def _is_user_interrupt(exc: BaseException) -> bool:
+    return isinstance(exc, KeyboardInterrupt)
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def safe_name(text: str) -> str:
+    """A table-name-safe version of ``text``.
+
+    >>> safe_name("raw orders-2024")
+    'raw_orders_2024'
+    """
+    return _SAFE.sub("_", text)

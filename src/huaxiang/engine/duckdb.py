@@ -1,0 +1,145 @@
+"""DuckDB engine: the embedded default (one ``warehouse.duckdb`` file per workspace)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from huaxiang.engine.base import ROW_COLUMN, Engine
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(value: str, fmt: str) -> datetime:  # type: ignore[empty-body]
+    """DuckDB's ``try_strptime``: NULL instead of an error on text that does not parse."""
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_list(files: Sequence[Path]) -> str:
+    return "[" + ", ".join(_sql_literal(str(f)) for f in files) + "]"
+
+
+class DuckDBEngine(Engine):
+    """Engine on an embedded DuckDB database.
+
+    Parameters
+    ----------
+    path
+        Database file; ``None`` or ``":memory:"`` for an in-memory database.
+    threads, memory_limit
+        DuckDB settings (default: DuckDB's own).
+
+    Examples
+    --------
+    >>> eng = DuckDBEngine()
+    >>> eng.name
+    'duckdb'
+    """
+
+    name: ClassVar[str] = "duckdb"
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    _ids = itertools.count()
+
+    def __init__(
+        self, path: str | Path | None = None, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> None:
+        database = ":memory:" if path is None else str(path)
+        con = ibis.duckdb.connect(database)
+        if threads:
+            con.raw_sql(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit = {_sql_literal(memory_limit)}")
+        super().__init__(con)
+        self.path = database
+
+    @property
+    def raw(self) -> Any:
+        """The underlying ``duckdb.DuckDBPyConnection``."""
+        return self.con.con
+
+    def _write(self, name: str, expr: ir.Table) -> None:
+        self.con.create_table(name, expr, overwrite=True)
+
+    def _drop(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+        self.con.drop_view(name, force=True)
+
+    def _list(self) -> list[str]:
+        return list(self.con.list_tables())
+
+    def _view(self, name: str, select_sql: str) -> ir.Table:
+        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select_sql}')
+        return self.con.table(name)
+
+    def _read_delimited(
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        skip_rows: int,
+    ) -> tuple[ir.Table, pd.DataFrame]:
+        if columns is None:
+            raise ValueError("columns must be known before reading delimited text")
+        rid = next(self._ids)
+        rejects, scans = f"_hx_rejects_{rid}", f"_hx_scans_{rid}"
+        cols = "{" + ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in columns) + "}"
+        read = (
+            f"read_csv({_sql_list(files)}, columns={cols}, header={str(header).lower()}, "
+            f"delim={_sql_literal(delimiter)}, quote='\"', escape='\"', skip={int(skip_rows)}, "
+            "auto_detect=false, null_padding=true, strict_mode=true, "
+            f"store_rejects=true, rejects_table='{rejects}', rejects_scan='{scans}', "
+            "filename='_hx_file')"
+        )
+        # Materialise the parse once: it fills the rejects table as a side effect.
+        self.raw.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{name}" AS '
+            f"SELECT *, row_number() OVER () AS {ROW_COLUMN} FROM {read}"
+        )
+        bad = self.raw.execute(
+            f'SELECT r.line AS line, r.error_message AS error, r.csv_line AS payload, s.file_path AS file '
+            f'FROM "{rejects}" r JOIN "{scans}" s USING (scan_id, file_id) ORDER BY r.line'
+        ).df()
+        self.raw.execute(f'DROP TABLE IF EXISTS "{rejects}"; DROP TABLE IF EXISTS "{scans}"')
+        # DuckDB reports file lines; make them data-row numbers, and renumber the good rows
+        # so that they keep their place in the file around the rejected lines (as Spark does).
+        bad["line"] = bad["line"].astype("int64") - (1 if header else 0) - skip_rows
+        if len(files) == 1 and 0 < len(bad) <= 500:
+            # Good row k sits after reject i (1-based, sorted) iff k > line_i - i.
+            thresholds = [int(line) - i for i, line in enumerate(sorted(bad["line"]), start=1)]
+            shift = " + ".join(f"CASE WHEN {ROW_COLUMN} > {t} THEN 1 ELSE 0 END" for t in thresholds)
+            self.raw.execute(f'UPDATE "{name}" SET {ROW_COLUMN} = {ROW_COLUMN} + {shift}')
+        return self.con.table(name), bad
+
+    def _read_lines(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        read = (
+            f"read_csv({_sql_list(files)}, columns={{'line': 'VARCHAR'}}, header=false, delim='\\0', "
+            "quote='', escape='', auto_detect=false, strict_mode=false)"
+        )
+        return self._view(name, f"SELECT line, row_number() OVER () AS {ROW_COLUMN} FROM {read}")
+
+    def _read_parquet(self, files: Sequence[Path], *, name: str) -> ir.Table:
+        return self._view(
+            name, f"SELECT *, row_number() OVER () AS {ROW_COLUMN} FROM read_parquet({_sql_list(files)})"
+        )
+
+    def _register_arrow(self, name: str, table: pa.Table) -> ir.Table:
+        self.raw.register(f"_hx_arrow_{name}", table)
+        return self._view(name, f'SELECT * FROM "_hx_arrow_{name}"')
+
+    def _create_view(self, name: str, expr: ir.Table) -> None:
+        self.con._register_in_memory_tables(expr)
+        self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.sql_of(expr)}')
+
+    def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
+        return _try_strptime(value, fmt)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.con.disconnect()
