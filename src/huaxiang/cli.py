@@ -51,7 +51,7 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def user_errors() -> Iterator[None]:
     try:
         yield
     except (HuaxiangError, FileNotFoundError, ImportError) as exc:
@@ -61,7 +61,7 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _open(workspace: Path, engine: str | None = None) -> Any:
+def open_workspace(workspace: Path, engine: str | None = None) -> Any:
     from huaxiang.workspace import Workspace
 
     return Workspace.open(workspace, engine=engine)
@@ -124,7 +124,7 @@ def init(
     """Create a workspace: a commented huaxiang.yaml, or a ready example."""
     from huaxiang.examples import list_examples as examples
 
-    with _user_errors():
+    with user_errors():
         if list_examples:
             for name, text in examples().items():
                 console.print(f"[bold]{name:<18}[/] {text}", highlight=False)
@@ -147,8 +147,8 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Run the pipeline: ingest, clean, and every later stage that exists."""
-    with _user_errors():
-        ws = _open(workspace, engine)
+    with user_errors():
+        ws = open_workspace(workspace, engine)
         update, stop = _progress_printer(not as_json and sys.stdout.isatty())
         try:
             report = ws.build(stages=stage, progress=update)
@@ -172,8 +172,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON lines.")] = False,
 ) -> None:
     """Print rows of a table."""
-    with _user_errors():
-        ws = _open(workspace, engine)
+    with user_errors():
+        ws = open_workspace(workspace, engine)
         try:
             if list_tables or not table:
                 for name in ws.tables():
@@ -185,10 +185,10 @@ def show(
         if as_json:
             typer.echo(frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso"))
             return
-        _print_frame(frame, title=table)
+        print_frame(frame, title=table)
 
 
-def _print_frame(frame: Any, *, title: str = "") -> None:
+def print_frame(frame: Any, *, title: str = "") -> None:
     if len(frame):
         frame = frame.dropna(axis=1, how="all")  # columns empty in every shown row say nothing
     if not sys.stdout.isatty():
@@ -219,8 +219,8 @@ def quarantine(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List rejected rows grouped by reason, with counts and examples."""
-    with _user_errors():
-        ws = _open(workspace, engine)
+    with user_errors():
+        ws = open_workspace(workspace, engine)
         try:
             summary = ws.quarantine_summary(source)
         finally:
@@ -231,7 +231,7 @@ def quarantine(
         if summary.empty:
             console.print("quarantine is empty: every row read was loaded")
             return
-        _print_frame(summary, title="quarantine")
+        print_frame(summary, title="quarantine")
 
 
 @app.command()
@@ -247,7 +247,7 @@ def demo(
     """Generate the synthetic shop, build its workspace and print a summary."""
     from huaxiang.workspace import Workspace
 
-    with _user_errors():
+    with user_errors():
         t0 = time.perf_counter()
         ws = Workspace.init(directory, example="demo", force=True, customers=customers, seed=seed)
         generated = time.perf_counter() - t0
@@ -270,6 +270,33 @@ def demo(
         )
         _print_report(report)
         console.print(f"explore: huaxiang show orders -w {directory}   ·   huaxiang quarantine -w {directory}")
+
+
+#: Modules that add their own commands with ``register(app)`` (one per pipeline capability).
+_COMMAND_MODULES = (
+    "huaxiang.identity.cli",
+    "huaxiang.features.cli",
+    "huaxiang.tags.cli",
+    "huaxiang.segments.cli",
+    "huaxiang.models.cli",
+    "huaxiang.service.cli",
+)
+
+
+def _register_commands() -> None:
+    import importlib
+    import importlib.util
+
+    for module in _COMMAND_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
+            importlib.import_module(module).register(app)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -11,6 +11,8 @@ models) adds its entry here.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +67,35 @@ def _run_clean(ctx: StageContext) -> StageResult:
     return clean_tables(ctx.engine, ctx.config)
 
 
+def _lazy(module: str, function: str) -> Callable[[StageContext], StageResult]:
+    def run(ctx: StageContext) -> StageResult:
+        fn: Callable[[StageContext], StageResult] = getattr(importlib.import_module(module), function)
+        return fn(ctx)
+
+    run.__qualname__ = f"{module}.{function}"
+    return run
+
+
+#: Later stages live in their own packages, each with ``run_<stage>(ctx)`` in ``<package>/stage.py``.
+_LATER = [
+    ("identity", "huaxiang.identity.stage", "one person_id per real customer: deterministic + Splink"),
+    ("features", "huaxiang.features.stage", "one row per person: RFM, habits, preferences, funnels"),
+    ("tags", "huaxiang.tags.stage", "readable rule tags (zh/en) with history"),
+    ("segments", "huaxiang.segments.stage", "RFM map, K-means clusters, persona cards"),
+    ("models", "huaxiang.models.stage", "CLV, churn, next purchase, anomalies, recommendations"),
+]
+
 STAGES: list[Stage] = [
     Stage("ingest", _run_ingest, "read every source, map onto canonical tables, quarantine bad rows"),
     Stage("clean", _run_clean, "normalise phones, emails, names, genders, regions; fill defaults; flag gaps"),
+    *[
+        Stage(name, _lazy(module, f"run_{name}"), text)
+        for name, module, text in _LATER
+        if importlib.util.find_spec(module) is not None
+    ],
 ]
 
 
 def stage_names() -> list[str]:
-    """Names of the stages, in order."""
+    """Names of the stages, in order (a later stage is listed once its package exists)."""
     return [s.name for s in STAGES]

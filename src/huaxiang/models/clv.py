@@ -147,30 +147,47 @@ def _validate_cols(data: pd.DataFrame, columns: Sequence[str], model: str) -> No
             continue
         if not pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col]):
             raise SchemaError(f"{model}: column {col!r} must be numeric, got dtype {data[col].dtype}")
-        bad(~np.isfinite(data[col].to_numpy(dtype=np.float64)), f"{col} is missing or infinite",
-            f"drop or fill those rows before fitting (column {col!r}).")
+        bad(
+            ~np.isfinite(data[col].to_numpy(dtype=np.float64)),
+            f"{col} is missing or infinite",
+            f"drop or fill those rows before fitting (column {col!r}).",
+        )
     if data["customer_id"].duplicated().any():
         dup = data.loc[data["customer_id"].duplicated(), "customer_id"].iloc[0]
-        raise SchemaError(f"{model}: customer_id must be unique, {dup!r} appears more than once; "
-                          "aggregate to one row per customer first.")
+        raise SchemaError(
+            f"{model}: customer_id must be unique, {dup!r} appears more than once; "
+            "aggregate to one row per customer first."
+        )
     if "frequency" in columns:
         f = data["frequency"].to_numpy(dtype=np.float64)
         bad(f < 0, "frequency must be >= 0 (it counts repeat purchases)", "fix the negative counts.")
-        bad(f != np.round(f), "frequency must be a whole number of repeat purchases",
-            "count purchase days, not amounts.")
+        bad(
+            f != np.round(f),
+            "frequency must be a whole number of repeat purchases",
+            "count purchase days, not amounts.",
+        )
     if "recency" in columns:
         rec = data["recency"].to_numpy(dtype=np.float64)
         bad(rec < 0, "recency must be >= 0", "recency is the time from the first to the last purchase.")
         if "T" in columns:
             t_age = data["T"].to_numpy(dtype=np.float64)
-            bad(t_age <= 0, "T must be > 0", "T is the time from the first purchase to the end of the "
-                "observation period; drop customers whose first purchase is on the cut-off day.")
-            bad(rec > t_age + 1e-9, "recency must be <= T",
-                "recency and T must use the same time unit and the same observation end.")
+            bad(
+                t_age <= 0,
+                "T must be > 0",
+                "T is the time from the first purchase to the end of the "
+                "observation period; drop customers whose first purchase is on the cut-off day.",
+            )
+            bad(
+                rec > t_age + 1e-9,
+                "recency must be <= T",
+                "recency and T must use the same time unit and the same observation end.",
+            )
         if "frequency" in columns:
-            bad((data["frequency"].to_numpy() == 0) & (rec != 0),
+            bad(
+                (data["frequency"].to_numpy() == 0) & (rec != 0),
                 "recency must be 0 when frequency is 0",
-                "recency is measured from the first to the last *repeat* purchase.")
+                "recency is measured from the first to the last *repeat* purchase.",
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -198,12 +215,15 @@ class _MLEModel:
         self.tol = tol
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(penalizer_coef={self.penalizer_coef}, "
-                f"max_iter={self.max_iter}, tol={self.tol})")
+        return (
+            f"{type(self).__name__}(penalizer_coef={self.penalizer_coef}, "
+            f"max_iter={self.max_iter}, tol={self.tol})"
+        )
 
     # -- hooks ---------------------------------------------------------------
-    def _objective(self, log_params: FloatArray, arrays: list[FloatArray],
-                   weights: FloatArray) -> tuple[float, FloatArray] | float:
+    def _objective(
+        self, log_params: FloatArray, arrays: list[FloatArray], weights: FloatArray
+    ) -> tuple[float, FloatArray] | float:
         raise NotImplementedError
 
     _analytic_gradient: ClassVar[bool] = True
@@ -229,7 +249,11 @@ class _MLEModel:
         began = time.perf_counter()
         jac: bool | str = True if self._analytic_gradient else "3-point"
         result = minimize(
-            self._objective, start, args=(arrays, weights), jac=jac, method="L-BFGS-B",
+            self._objective,
+            start,
+            args=(arrays, weights),
+            jac=jac,
+            method="L-BFGS-B",
             bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-7, "maxls": 50},
         )
@@ -262,7 +286,7 @@ class _MLEModel:
         nll, _ = self._penalty(params)
         total_w = float(weights.sum())
         self.log_likelihood_ = float(-(result.fun - nll) * total_w)
-        self.n_customers_ = int(round(total_w))
+        self.n_customers_ = round(total_w)
         self.converged_ = True
         self.n_iter_ = n_iter
 
@@ -276,7 +300,9 @@ class _CountModel(_MLEModel):
 
     _required = ("customer_id", "frequency", "recency", "T")
 
-    def _loglik(self, params: Sequence[float], x: FloatArray, tx: FloatArray, t_age: FloatArray) -> FloatArray:
+    def _loglik(
+        self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> FloatArray:
         raise NotImplementedError
 
     def _expected(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float) -> FloatArray:
@@ -456,22 +482,27 @@ class BetaGeoModel(_CountModel):
         return np.log(np.array([1.0, mean_t / mean_x, 1.0, 1.0]))
 
     @staticmethod
-    def _terms(params: Sequence[float], x: FloatArray, tx: FloatArray,
-               t_age: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _terms(
+        params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         r, alpha, a, b = params
         xm = np.maximum(x, 1.0)  # A3 only exists for x > 0; keep its arguments valid
         head = gammaln(r + x) - gammaln(r) + r * math.log(alpha)
         a2 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_age)
-        a3 = np.where(x > 0, betaln(a + 1.0, b + xm - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx),
-                      -np.inf)
+        a3 = np.where(
+            x > 0, betaln(a + 1.0, b + xm - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx), -np.inf
+        )
         return head, a2, a3
 
-    def _loglik(self, params: Sequence[float], x: FloatArray, tx: FloatArray, t_age: FloatArray) -> FloatArray:
+    def _loglik(
+        self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> FloatArray:
         head, a2, a3 = self._terms(params, x, tx, t_age)
         return head + np.logaddexp(a2, a3)
 
-    def _objective(self, log_params: FloatArray, arrays: list[FloatArray],
-                   weights: FloatArray) -> tuple[float, FloatArray]:
+    def _objective(
+        self, log_params: FloatArray, arrays: list[FloatArray], weights: FloatArray
+    ) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         r, alpha, a, b = params
         x, tx, t_age = arrays
@@ -483,11 +514,16 @@ class BetaGeoModel(_CountModel):
         total_w = weights.sum()
         ll = float(np.dot(weights, head + lse)) / total_w
         ps_ab, ps_abx = digamma(a + b), digamma(a + b + x)
-        g_r = digamma(r + x) - digamma(r) + math.log(alpha) - w2 * np.log(alpha + t_age) - w3 * np.log(alpha + tx)
+        g_r = (
+            digamma(r + x)
+            - digamma(r)
+            + math.log(alpha)
+            - w2 * np.log(alpha + t_age)
+            - w3 * np.log(alpha + tx)
+        )
         g_alpha = r / alpha - (r + x) * (w2 / (alpha + t_age) + w3 / (alpha + tx))
         g_a = w2 * (ps_ab - ps_abx) + w3 * (1.0 / a + ps_ab - ps_abx)
-        g_b = (w2 * (digamma(b + x) - ps_abx) + w3 * (digamma(b + xm - 1.0) - ps_abx)
-               + ps_ab - digamma(b))
+        g_b = w2 * (digamma(b + x) - ps_abx) + w3 * (digamma(b + xm - 1.0) - ps_abx) + ps_ab - digamma(b)
         grad = np.array([np.dot(weights, g) for g in (g_r, g_alpha, g_a, g_b)]) / total_w * params
         pen, pen_grad = self._penalty(params)
         return -ll + pen, -grad + pen_grad
@@ -608,8 +644,9 @@ class ParetoNBDModel(_CountModel):
         return np.log(np.array([1.0, mean_t / mean_x, 1.0, mean_t]))
 
     @staticmethod
-    def _log_parts(params: Sequence[float], x: FloatArray, tx: FloatArray,
-                   t_age: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _log_parts(
+        params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(head, log term 1, log term 2)`` of the likelihood, Fader & Hardie note eq. (22).
 
         ``L = exp(head) * (exp(term1) + exp(term2))`` with term2 = log(s/(r+s+x)) + log A0.
@@ -618,6 +655,7 @@ class ParetoNBDModel(_CountModel):
         """
         r, alpha, s, beta = params
         rsx = r + s + x
+        small_b: float | FloatArray
         if alpha >= beta:
             big, small_b = alpha, s + 1.0
         else:
@@ -637,7 +675,9 @@ class ParetoNBDModel(_CountModel):
         term2 = math.log(s) - np.log(rsx) + log_a0
         return head, term1, term2
 
-    def _loglik(self, params: Sequence[float], x: FloatArray, tx: FloatArray, t_age: FloatArray) -> FloatArray:
+    def _loglik(
+        self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> FloatArray:
         head, term1, term2 = self._log_parts(params, x, tx, t_age)
         return head + np.logaddexp(term1, term2)
 
@@ -737,15 +777,23 @@ class GammaGammaModel(_MLEModel):
         _, m = arrays
         return np.log(np.array([1.0, 2.0, float(np.average(m, weights=weights))]))
 
-    def _objective(self, log_params: FloatArray, arrays: list[FloatArray],
-                   weights: FloatArray) -> tuple[float, FloatArray]:
+    def _objective(
+        self, log_params: FloatArray, arrays: list[FloatArray], weights: FloatArray
+    ) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         p, q, gam = params
         x, m = arrays
         px = p * x
         log_den = np.log(gam + m * x)
-        ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * math.log(gam)
-              + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_den)
+        ll = (
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * math.log(gam)
+            + (px - 1.0) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * log_den
+        )
         ps_pxq = digamma(px + q)
         g_p = x * (ps_pxq - digamma(px) + np.log(m) + np.log(x) - log_den)
         g_q = ps_pxq - digamma(q) + math.log(gam) - log_den
@@ -803,7 +851,9 @@ class GammaGammaModel(_MLEModel):
         x = data["frequency"].to_numpy(dtype=np.float64)
         m = np.where(x > 0, data["monetary_value"].to_numpy(dtype=np.float64), 0.0)
         spend = p * (gam + x * m) / (p * x + q - 1.0)
-        return pd.Series(spend, index=pd.Index(data["customer_id"], name="customer_id"), name="expected_spend")
+        return pd.Series(
+            spend, index=pd.Index(data["customer_id"], name="customer_id"), name="expected_spend"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -879,4 +929,3 @@ def expected_clv(
         clv += spend * np.maximum(current - previous, 0.0) / (1.0 + discount_rate_monthly) ** m
         previous = current
     return pd.Series(clv, index=index, name="clv")
-
