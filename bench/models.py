@@ -227,9 +227,9 @@ def compare_cdnow() -> None:
                 # flat priors, so that the MAP is the maximum-likelihood estimate
                 config = {k: Prior("HalfFlat") for k in names.split()}
                 began = time.perf_counter()
-                model = cls(data=frame, model_config=config)
-                model.fit(method="map", progressbar=False)
-                post = model.idata.posterior
+                pm_model: Any = cls(data=frame, model_config=config)
+                pm_model.fit(method="map", progressbar=False)
+                post = pm_model.idata.posterior
                 params = {
                     ("gamma" if k == "v" else k): float(post[k].values.ravel()[0]) for k in names.split()
                 }

@@ -45,3 +45,52 @@ def ibis_con(request: pytest.FixtureRequest) -> Any:
         return ibis.duckdb.connect()
     session = request.getfixturevalue("spark_session")
     return ibis.pyspark.connect(session)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run every Spark test on one xdist worker, so only one JVM starts per run."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """Build a workspace folder from a config dict and files; returns an opener per engine.
+
+    ``make_workspace(config, files={"a.csv": "text" or bytes}, engine="duckdb")``.
+    """
+    import yaml
+
+    from huaxiang.workspace import Workspace
+
+    opened: list[Workspace] = []
+
+    def make(config: dict[str, Any], files: dict[str, str | bytes] | None = None, engine: str = "duckdb",
+             name: str = "ws") -> Workspace:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        for fname, content in (files or {}).items():
+            target = folder / fname
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        (folder / "huaxiang.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        options: dict[str, Any] = {}
+        if engine == "spark":
+            options["session"] = request.getfixturevalue("spark_session")
+        ws = Workspace.open(folder, engine=engine, **options)
+        opened.append(ws)
+        return ws
+
+    yield make
+    for ws in opened:
+        ws.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """Run a test once per engine."""
+    return str(request.param)

@@ -56,7 +56,7 @@ _HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 _WS = r"\s\x{00a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 #: Invisible copy-paste artefacts: soft hyphen, zero-width space/joiners, word joiner, BOM.
 _ZERO_WIDTH = r"[\x{00ad}\x{200b}-\x{200f}\x{2060}\x{feff}]"
-#: CJK unified ideographs (basic block and extension A) and the name middle dot.
+#: CJK unified ideographs: extension A, the basic block and the compatibility block.
 _CJK = r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}"
 
 
@@ -65,10 +65,6 @@ def _clean_text(value: ir.StringValue) -> ir.StringValue:
     s = to_halfwidth(value).re_replace(_ZERO_WIDTH, "")
     s = s.re_replace(f"[{_WS}]+", " ")
     return s.re_replace("^ | $", "")
-
-
-def _nullif_empty(value: ir.StringValue) -> ir.StringValue:
-    return ibis.cases((value == "", ibis.null("string")), else_=value)
 
 
 # --------------------------------------------------------------------------- width and script
@@ -160,11 +156,13 @@ def to_simplified(value: ir.StringValue) -> ir.StringValue:
 
 # --------------------------------------------------------------------------- phone
 
-_CN_NSN = r"^(?:1[3-9][0-9]{9}|(?:10|2[0-9])[0-9]{8}|[3-9][0-9]{9,10})$"
+#: Mainland number: optional ``+86``/``86`` and trunk ``0``, then the national significant number
+#: (mobile, 2-digit area + 8 digits, 3-digit area + 7-8 digits). Group 1 is the NSN.
+_CN_NUMBER = r"^(?:\+860?|860?|0)?(1[3-9][0-9]{9}|(?:10|2[0-9])[0-9]{8}|[3-9][0-9]{9,10})$"
 _PHONE_LABEL = r"^(?:tel|phone|mobile|cell|电话|手机号?|联系电话|联系方式)[ :]*"
 _PHONE_EXTENSION = r" *(?:ext|extension|x|转|分机|#|,|;|、).*$"
 #: One digit repeated (``0000000``, ``11111111111``): a placeholder, not a number.
-_ONE_DIGIT = "^(?:" + "|".join(f"{d}+" for d in range(10)) + ")$"
+_ONE_DIGIT = r"^\+?(?:" + "|".join(f"{d}+" for d in range(10)) + ")$"
 
 
 def normalize_phone(value: ir.StringValue, default_country_code: str = "86") -> ir.StringValue:
@@ -181,8 +179,9 @@ def normalize_phone(value: ir.StringValue, default_country_code: str = "86") -> 
     number must be a mobile ``1[3-9]`` + 9 digits, a landline with a 2-digit
     (``10``, ``2x``) area code and 8 digits, or a 3-digit area code (``3xx``-``9xx``,
     which includes the ``400`` service numbers) and 7-8 digits. The trunk
-    ``0`` is dropped (``010-12345678`` → ``+861012345678``) and ``86`` in front
-    of a mobile number is taken as the country code. A number written with
+    ``0`` is dropped (``010-12345678`` → ``+861012345678``) and ``86`` (or ``860``)
+    in front of such a number is taken as the country code (``8613800138000``).
+    One digit repeated (``0000000``) is a placeholder, not a number. A number written with
     ``+CC`` or ``00CC`` for another country is kept as ``+`` and its digits when
     it has 8-15 digits; no per-country numbering plan is checked there.
 
@@ -219,41 +218,22 @@ def normalize_phone(value: ir.StringValue, default_country_code: str = "86") -> 
             f"normalize_phone: default_country_code={default_country_code!r} is not a calling code; "
             "pass 1-3 digits such as '86' or '44'"
         )
+    # One linear chain of replacements, then two anchored extractions: every intermediate
+    # expression is referenced once, so the compiled SQL stays small on both engines.
     s = _clean_text(value).lower()
     s = s.re_replace(_PHONE_LABEL, "").re_replace(_PHONE_EXTENSION, "").re_replace(r"\(0\)", "")
-    digits = s.re_replace("[^0-9]", "")
-    well_formed = s.re_search(r"^\+?[0-9 ./()\-]*[0-9][0-9 ./()\-]*$") & ~digits.re_search(_ONE_DIGIT)
-    plus = s.re_search(r"^\+")
-    idd = ~plus & digits.re_search("^00")
-    international = ibis.cases((plus, digits), (idd, digits.substr(2)), else_=ibis.null("string"))
-    n_len = international.length()
-    generic_international = ibis.cases(
-        (international.re_search("^[1-9]") & (n_len >= 8) & (n_len <= 15), "+" + international),
-        else_=ibis.null("string"),
-    )
+    s = s.re_replace(r"[ ./()\-]", "").re_replace(_ONE_DIGIT, "").re_replace("^00", "+")
     if cc == "86":
-        cn_from_intl = international.re_replace("^860?", "")
-        # 12+ digits starting with 86 cannot be a national number: 86 is the country code
-        national = ibis.cases(
-            (digits.re_search("^86[0-9]{10}"), digits.substr(2)),
-            else_=digits,
-        ).re_replace("^0", "")
-        nsn = ibis.cases((international.re_search("^86"), cn_from_intl), else_=national)
-        is_cn = international.isnull() | international.re_search("^86")
-        result = ibis.cases(
-            (is_cn & nsn.re_search(_CN_NSN), "+86" + nsn),
-            (~is_cn, generic_international),
-            else_=ibis.null("string"),
-        )
+        national = s.re_extract(_CN_NUMBER, 1)
+        foreign = s.re_extract(r"^\+([1-79][0-9]{7,14}|8[0-57-9][0-9]{6,13})$", 1)
     else:
-        national = digits.re_replace("^0", "")
-        total = national.length() + len(cc)
-        result = ibis.cases(
-            (international.notnull(), generic_international),
-            (national.re_search("^[1-9]") & (total >= 8) & (total <= 15), f"+{cc}" + national),
-            else_=ibis.null("string"),
-        )
-    return ibis.cases((well_formed, result), else_=ibis.null("string"))
+        low, high = 7 - len(cc), 14 - len(cc)
+        national = s.re_extract(f"^0?([1-9][0-9]{{{low},{high}}})$", 1)
+        foreign = s.re_extract(r"^\+([1-9][0-9]{7,14})$", 1)
+    # exactly one of the two is non-empty; an empty one must not leave its bare prefix behind
+    own = (f"+{cc}" + national).re_replace(f"^\\+{cc}$", "")
+    other = ("+" + foreign).re_replace(r"^\+$", "")
+    return (own + other).nullif("")
 
 
 # --------------------------------------------------------------------------- email
@@ -340,11 +320,11 @@ def normalize_name(value: ir.StringValue) -> ir.StringValue:
     >>> normalize_name(t.n).execute().tolist()
     ['张伟', 'John Smith', '陈小明']
     """
-    s = to_simplified(_clean_text(value).translate("•・‧･", "····"))
-    s = s.re_replace(" ?· ?", "·")
+    s = _clean_text(value).translate("•・‧･", "····").re_replace(" ?· ?", "·")
     cjk_only = s.re_search(f"[{_CJK}]") & ~s.re_search("[A-Za-z0-9]")
     s = ibis.cases((cjk_only, s.re_replace(" ", "")), else_=s)
-    return _nullif_empty(s)
+    # the big translate comes last so that it appears once in the compiled SQL
+    return to_simplified(s).nullif("")
 
 
 def normalize_gender(value: ir.StringValue) -> ir.StringValue:
@@ -402,8 +382,7 @@ _PROVINCE_LATIN: dict[str, str] = {
 
 _PROVINCE_SUFFIX_ZH = "(?:省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区)$"
 _PROVINCE_SUFFIX_LATIN = (
-    "(?:province|sheng|municipality|city|shi|autonomousregion|zizhiqu|"
-    "specialadministrativeregion|sar)$"
+    "(?:province|sheng|municipality|city|shi|autonomousregion|zizhiqu|specialadministrativeregion|sar)$"
 )
 
 
@@ -434,16 +413,12 @@ def normalize_region(value: ir.StringValue) -> ir.StringValue:
     >>> normalize_region(t.r).execute().tolist()
     ['广东', '内蒙古', '香港', '火星']
     """
-    cleaned = _clean_text(value)
+    cleaned = _clean_text(value).nullif("")
     zh = to_simplified(cleaned).re_replace(" ", "").re_replace(_PROVINCE_SUFFIX_ZH, "")
     latin = cleaned.lower().re_replace("[ '_.-]", "").re_replace(_PROVINCE_SUFFIX_LATIN, "")
-    by_latin = latin.cases(*_PROVINCE_LATIN.items(), else_=ibis.null("string"))
-    result = ibis.cases(
-        (zh.isin(list(PROVINCES)), zh),
-        (by_latin.notnull(), by_latin),
-        else_=cleaned,
-    )
-    return _nullif_empty(result)
+    # simple CASEs (``CASE x WHEN …``) keep each key expression once in the compiled SQL
+    by_latin = latin.cases(*_PROVINCE_LATIN.items(), else_=cleaned)
+    return zh.cases(*[(p, p) for p in PROVINCES], else_=by_latin)
 
 
 def normalize_city(value: ir.StringValue) -> ir.StringValue:
@@ -470,8 +445,7 @@ def normalize_city(value: ir.StringValue) -> ir.StringValue:
     ['深圳', '广州', 'HANGZHOU', '阿里']
     """
     s = to_simplified(_clean_text(value))
-    s = s.re_extract(r"^(..+?|.)(?:市|地区)?$", 1)
-    return _nullif_empty(s)
+    return s.re_extract(r"^(..+?|.)(?:市|地区)?$", 1).nullif("")
 
 
 _TIER1: dict[str, tuple[str, ...]] = {
@@ -520,11 +494,8 @@ def city_tier(value: ir.StringValue) -> ir.StringValue:
     """
     city = normalize_city(value)
     key = city.lower().re_replace("[ '_.-]", "").re_replace("(?:city|shi)$", "")
-    return ibis.cases(
-        (key.isin(_names(_TIER1)), "tier1"),
-        (key.isin(_names(_NEW_TIER1_2023)), "new_tier1"),
-        else_="other",
-    )
+    tiers = [(n, "tier1") for n in _names(_TIER1)] + [(n, "new_tier1") for n in _names(_NEW_TIER1_2023)]
+    return key.cases(*tiers, else_="other").fill_null("other")
 
 
 # --------------------------------------------------------------------------- amounts and flags
@@ -550,7 +521,7 @@ def parse_amount(value: ir.StringValue) -> ir.FloatingValue:
     thousands and ``,`` for decimals (``1.234,56 €`` → 1234.56, ``1,5 €`` → 1.5);
     a euro amount not in that form is read as above (``€3.20``). Full-width
     digits and whitespace are cleaned first. Not accepted (→ NULL): a trailing
-    minus (``12.30-``), ``1,5`` without a euro sign, exponents, ``万``, empty
+    minus (``12.30-``), unbalanced parentheses, ``1,5`` without a euro sign, exponents, ``万``, empty
     or other text. Plain numbers parse exactly as a double (``0.1`` → 0.1).
 
     Parameters
@@ -572,6 +543,7 @@ def parse_amount(value: ir.StringValue) -> ir.FloatingValue:
     """
     s = _clean_text(value.translate("\u2212", "-")).lower()
     paren = s.re_search(r"^[^()]*\([^()]+\)[^()]*$")
+    stray_paren = s.re_search("[()]") & ~paren
     s = s.re_replace("[()]", "").re_replace("^ | $", "")
     euro = s.re_search("€|eur")
     dot_re, comma_re = _amount_re(_NUM_DOT), _amount_re(_NUM_COMMA)
@@ -585,7 +557,7 @@ def parse_amount(value: ir.StringValue) -> ir.FloatingValue:
         else_=ibis.null("string"),
     ).try_cast("float64")
     negative = paren | (sign == "-")
-    return ibis.cases((negative, -number), else_=number)
+    return ibis.cases((stray_paren, ibis.null("float64")), (negative, -number), else_=number)
 
 
 def parse_bool(value: ir.StringValue) -> ir.BooleanValue:

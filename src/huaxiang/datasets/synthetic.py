@@ -81,72 +81,237 @@ PLACEHOLDER_PHONE = "13800000000"
 
 # surname, traditional form, pinyin, relative frequency
 _SURNAMES: tuple[tuple[str, str, str, float], ...] = (
-    ("王", "王", "wang", 7.1), ("李", "李", "li", 7.0), ("张", "張", "zhang", 6.7), ("刘", "劉", "liu", 5.4),
-    ("陈", "陳", "chen", 4.5), ("杨", "楊", "yang", 3.1), ("黄", "黃", "huang", 2.2), ("赵", "趙", "zhao", 2.0),
-    ("吴", "吳", "wu", 2.0), ("周", "周", "zhou", 1.9), ("徐", "徐", "xu", 1.3), ("孙", "孫", "sun", 1.2),
-    ("马", "馬", "ma", 1.2), ("朱", "朱", "zhu", 1.1), ("胡", "胡", "hu", 1.1), ("郭", "郭", "guo", 1.1),
-    ("何", "何", "he", 0.9), ("林", "林", "lin", 0.9), ("高", "高", "gao", 0.9), ("罗", "羅", "luo", 0.9),
-    ("郑", "鄭", "zheng", 0.8), ("梁", "梁", "liang", 0.7), ("谢", "謝", "xie", 0.6), ("宋", "宋", "song", 0.6),
-    ("唐", "唐", "tang", 0.6), ("许", "許", "xu", 0.5), ("韩", "韓", "han", 0.5), ("冯", "馮", "feng", 0.5),
-    ("邓", "鄧", "deng", 0.5), ("曹", "曹", "cao", 0.5), ("彭", "彭", "peng", 0.5), ("曾", "曾", "zeng", 0.5),
-    ("肖", "蕭", "xiao", 0.5), ("田", "田", "tian", 0.4), ("董", "董", "dong", 0.4), ("袁", "袁", "yuan", 0.4),
-    ("潘", "潘", "pan", 0.4), ("蒋", "蔣", "jiang", 0.4), ("蔡", "蔡", "cai", 0.4), ("余", "余", "yu", 0.4),
-    ("杜", "杜", "du", 0.4), ("叶", "葉", "ye", 0.4), ("程", "程", "cheng", 0.4), ("苏", "蘇", "su", 0.4),
-    ("魏", "魏", "wei", 0.3), ("吕", "呂", "lv", 0.3), ("丁", "丁", "ding", 0.3), ("沈", "沈", "shen", 0.3),
-    ("姚", "姚", "yao", 0.3), ("卢", "盧", "lu", 0.3), ("姜", "姜", "jiang", 0.3), ("崔", "崔", "cui", 0.3),
-    ("钟", "鍾", "zhong", 0.3), ("谭", "譚", "tan", 0.3), ("陆", "陸", "lu", 0.3), ("汪", "汪", "wang", 0.3),
-    ("范", "范", "fan", 0.3), ("金", "金", "jin", 0.3), ("石", "石", "shi", 0.3), ("廖", "廖", "liao", 0.3),
-    ("贾", "賈", "jia", 0.2), ("夏", "夏", "xia", 0.2), ("韦", "韋", "wei", 0.2), ("方", "方", "fang", 0.2),
-    ("白", "白", "bai", 0.2), ("邹", "鄒", "zou", 0.2), ("孟", "孟", "meng", 0.2), ("熊", "熊", "xiong", 0.2),
-    ("秦", "秦", "qin", 0.2), ("邱", "邱", "qiu", 0.2), ("欧阳", "歐陽", "ouyang", 0.05),
-    ("司马", "司馬", "sima", 0.02), ("上官", "上官", "shangguan", 0.02),
+    ("王", "王", "wang", 7.1),
+    ("李", "李", "li", 7.0),
+    ("张", "張", "zhang", 6.7),
+    ("刘", "劉", "liu", 5.4),
+    ("陈", "陳", "chen", 4.5),
+    ("杨", "楊", "yang", 3.1),
+    ("黄", "黃", "huang", 2.2),
+    ("赵", "趙", "zhao", 2.0),
+    ("吴", "吳", "wu", 2.0),
+    ("周", "周", "zhou", 1.9),
+    ("徐", "徐", "xu", 1.3),
+    ("孙", "孫", "sun", 1.2),
+    ("马", "馬", "ma", 1.2),
+    ("朱", "朱", "zhu", 1.1),
+    ("胡", "胡", "hu", 1.1),
+    ("郭", "郭", "guo", 1.1),
+    ("何", "何", "he", 0.9),
+    ("林", "林", "lin", 0.9),
+    ("高", "高", "gao", 0.9),
+    ("罗", "羅", "luo", 0.9),
+    ("郑", "鄭", "zheng", 0.8),
+    ("梁", "梁", "liang", 0.7),
+    ("谢", "謝", "xie", 0.6),
+    ("宋", "宋", "song", 0.6),
+    ("唐", "唐", "tang", 0.6),
+    ("许", "許", "xu", 0.5),
+    ("韩", "韓", "han", 0.5),
+    ("冯", "馮", "feng", 0.5),
+    ("邓", "鄧", "deng", 0.5),
+    ("曹", "曹", "cao", 0.5),
+    ("彭", "彭", "peng", 0.5),
+    ("曾", "曾", "zeng", 0.5),
+    ("肖", "蕭", "xiao", 0.5),
+    ("田", "田", "tian", 0.4),
+    ("董", "董", "dong", 0.4),
+    ("袁", "袁", "yuan", 0.4),
+    ("潘", "潘", "pan", 0.4),
+    ("蒋", "蔣", "jiang", 0.4),
+    ("蔡", "蔡", "cai", 0.4),
+    ("余", "余", "yu", 0.4),
+    ("杜", "杜", "du", 0.4),
+    ("叶", "葉", "ye", 0.4),
+    ("程", "程", "cheng", 0.4),
+    ("苏", "蘇", "su", 0.4),
+    ("魏", "魏", "wei", 0.3),
+    ("吕", "呂", "lv", 0.3),
+    ("丁", "丁", "ding", 0.3),
+    ("沈", "沈", "shen", 0.3),
+    ("姚", "姚", "yao", 0.3),
+    ("卢", "盧", "lu", 0.3),
+    ("姜", "姜", "jiang", 0.3),
+    ("崔", "崔", "cui", 0.3),
+    ("钟", "鍾", "zhong", 0.3),
+    ("谭", "譚", "tan", 0.3),
+    ("陆", "陸", "lu", 0.3),
+    ("汪", "汪", "wang", 0.3),
+    ("范", "范", "fan", 0.3),
+    ("金", "金", "jin", 0.3),
+    ("石", "石", "shi", 0.3),
+    ("廖", "廖", "liao", 0.3),
+    ("贾", "賈", "jia", 0.2),
+    ("夏", "夏", "xia", 0.2),
+    ("韦", "韋", "wei", 0.2),
+    ("方", "方", "fang", 0.2),
+    ("白", "白", "bai", 0.2),
+    ("邹", "鄒", "zou", 0.2),
+    ("孟", "孟", "meng", 0.2),
+    ("熊", "熊", "xiong", 0.2),
+    ("秦", "秦", "qin", 0.2),
+    ("邱", "邱", "qiu", 0.2),
+    ("欧阳", "歐陽", "ouyang", 0.05),
+    ("司马", "司馬", "sima", 0.02),
+    ("上官", "上官", "shangguan", 0.02),
 )
 
 # given-name character, traditional form, a homophone (the typo), pinyin
 _MALE_CHARS: tuple[tuple[str, str, str, str], ...] = (
-    ("伟", "偉", "玮", "wei"), ("强", "強", "蔷", "qiang"), ("磊", "磊", "垒", "lei"), ("军", "軍", "君", "jun"),
-    ("洋", "洋", "阳", "yang"), ("勇", "勇", "永", "yong"), ("杰", "傑", "洁", "jie"), ("涛", "濤", "韬", "tao"),
-    ("明", "明", "铭", "ming"), ("超", "超", "潮", "chao"), ("刚", "剛", "钢", "gang"), ("平", "平", "萍", "ping"),
-    ("辉", "輝", "晖", "hui"), ("鹏", "鵬", "朋", "peng"), ("华", "華", "桦", "hua"), ("飞", "飛", "菲", "fei"),
-    ("鑫", "鑫", "欣", "xin"), ("波", "波", "博", "bo"), ("斌", "斌", "彬", "bin"), ("宇", "宇", "羽", "yu"),
-    ("浩", "浩", "昊", "hao"), ("凯", "凱", "铠", "kai"), ("健", "健", "建", "jian"), ("俊", "俊", "骏", "jun"),
-    ("帆", "帆", "凡", "fan"), ("旭", "旭", "煦", "xu"), ("宁", "寧", "凝", "ning"), ("龙", "龍", "隆", "long"),
-    ("文", "文", "雯", "wen"), ("国", "國", "果", "guo"), ("志", "誌", "智", "zhi"), ("峰", "峰", "锋", "feng"),
-    ("亮", "亮", "谅", "liang"), ("晨", "晨", "辰", "chen"), ("阳", "陽", "洋", "yang"), ("轩", "軒", "宣", "xuan"),
-    ("睿", "睿", "瑞", "rui"), ("子", "子", "梓", "zi"), ("天", "天", "添", "tian"), ("泽", "澤", "则", "ze"),
-    ("成", "成", "诚", "cheng"), ("东", "東", "冬", "dong"), ("鸿", "鴻", "宏", "hong"), ("嘉", "嘉", "佳", "jia"),
+    ("伟", "偉", "玮", "wei"),
+    ("强", "強", "蔷", "qiang"),
+    ("磊", "磊", "垒", "lei"),
+    ("军", "軍", "君", "jun"),
+    ("洋", "洋", "阳", "yang"),
+    ("勇", "勇", "永", "yong"),
+    ("杰", "傑", "洁", "jie"),
+    ("涛", "濤", "韬", "tao"),
+    ("明", "明", "铭", "ming"),
+    ("超", "超", "潮", "chao"),
+    ("刚", "剛", "钢", "gang"),
+    ("平", "平", "萍", "ping"),
+    ("辉", "輝", "晖", "hui"),
+    ("鹏", "鵬", "朋", "peng"),
+    ("华", "華", "桦", "hua"),
+    ("飞", "飛", "菲", "fei"),
+    ("鑫", "鑫", "欣", "xin"),
+    ("波", "波", "博", "bo"),
+    ("斌", "斌", "彬", "bin"),
+    ("宇", "宇", "羽", "yu"),
+    ("浩", "浩", "昊", "hao"),
+    ("凯", "凱", "铠", "kai"),
+    ("健", "健", "建", "jian"),
+    ("俊", "俊", "骏", "jun"),
+    ("帆", "帆", "凡", "fan"),
+    ("旭", "旭", "煦", "xu"),
+    ("宁", "寧", "凝", "ning"),
+    ("龙", "龍", "隆", "long"),
+    ("文", "文", "雯", "wen"),
+    ("国", "國", "果", "guo"),
+    ("志", "誌", "智", "zhi"),
+    ("峰", "峰", "锋", "feng"),
+    ("亮", "亮", "谅", "liang"),
+    ("晨", "晨", "辰", "chen"),
+    ("阳", "陽", "洋", "yang"),
+    ("轩", "軒", "宣", "xuan"),
+    ("睿", "睿", "瑞", "rui"),
+    ("子", "子", "梓", "zi"),
+    ("天", "天", "添", "tian"),
+    ("泽", "澤", "则", "ze"),
+    ("成", "成", "诚", "cheng"),
+    ("东", "東", "冬", "dong"),
+    ("鸿", "鴻", "宏", "hong"),
+    ("嘉", "嘉", "佳", "jia"),
 )
 _FEMALE_CHARS: tuple[tuple[str, str, str, str], ...] = (
-    ("芳", "芳", "方", "fang"), ("娜", "娜", "那", "na"), ("敏", "敏", "民", "min"), ("静", "靜", "婧", "jing"),
-    ("丽", "麗", "莉", "li"), ("艳", "艷", "燕", "yan"), ("娟", "娟", "鹃", "juan"), ("霞", "霞", "侠", "xia"),
-    ("秀", "秀", "绣", "xiu"), ("玲", "玲", "铃", "ling"), ("婷", "婷", "亭", "ting"), ("雪", "雪", "薛", "xue"),
-    ("慧", "慧", "惠", "hui"), ("莹", "瑩", "盈", "ying"), ("晶", "晶", "菁", "jing"), ("颖", "穎", "影", "ying"),
-    ("琳", "琳", "林", "lin"), ("欣", "欣", "馨", "xin"), ("怡", "怡", "宜", "yi"), ("佳", "佳", "嘉", "jia"),
-    ("梦", "夢", "孟", "meng"), ("雨", "雨", "语", "yu"), ("倩", "倩", "茜", "qian"), ("洁", "潔", "杰", "jie"),
-    ("悦", "悅", "月", "yue"), ("璐", "璐", "露", "lu"), ("萱", "萱", "宣", "xuan"), ("涵", "涵", "寒", "han"),
-    ("思", "思", "丝", "si"), ("瑶", "瑤", "遥", "yao"), ("诗", "詩", "师", "shi"), ("月", "月", "悦", "yue"),
-    ("晓", "曉", "小", "xiao"), ("丹", "丹", "单", "dan"), ("蕾", "蕾", "雷", "lei"), ("薇", "薇", "微", "wei"),
-    ("燕", "燕", "艳", "yan"), ("红", "紅", "虹", "hong"), ("兰", "蘭", "岚", "lan"), ("凤", "鳳", "风", "feng"),
+    ("芳", "芳", "方", "fang"),
+    ("娜", "娜", "那", "na"),
+    ("敏", "敏", "民", "min"),
+    ("静", "靜", "婧", "jing"),
+    ("丽", "麗", "莉", "li"),
+    ("艳", "艷", "燕", "yan"),
+    ("娟", "娟", "鹃", "juan"),
+    ("霞", "霞", "侠", "xia"),
+    ("秀", "秀", "绣", "xiu"),
+    ("玲", "玲", "铃", "ling"),
+    ("婷", "婷", "亭", "ting"),
+    ("雪", "雪", "薛", "xue"),
+    ("慧", "慧", "惠", "hui"),
+    ("莹", "瑩", "盈", "ying"),
+    ("晶", "晶", "菁", "jing"),
+    ("颖", "穎", "影", "ying"),
+    ("琳", "琳", "林", "lin"),
+    ("欣", "欣", "馨", "xin"),
+    ("怡", "怡", "宜", "yi"),
+    ("佳", "佳", "嘉", "jia"),
+    ("梦", "夢", "孟", "meng"),
+    ("雨", "雨", "语", "yu"),
+    ("倩", "倩", "茜", "qian"),
+    ("洁", "潔", "杰", "jie"),
+    ("悦", "悅", "月", "yue"),
+    ("璐", "璐", "露", "lu"),
+    ("萱", "萱", "宣", "xuan"),
+    ("涵", "涵", "寒", "han"),
+    ("思", "思", "丝", "si"),
+    ("瑶", "瑤", "遥", "yao"),
+    ("诗", "詩", "师", "shi"),
+    ("月", "月", "悦", "yue"),
+    ("晓", "曉", "小", "xiao"),
+    ("丹", "丹", "单", "dan"),
+    ("蕾", "蕾", "雷", "lei"),
+    ("薇", "薇", "微", "wei"),
+    ("燕", "燕", "艳", "yan"),
+    ("红", "紅", "虹", "hong"),
+    ("兰", "蘭", "岚", "lan"),
+    ("凤", "鳳", "风", "feng"),
 )
 
 # province, city, tier (1 = 一线 … 4 = 三线及以下), weight
 _CITIES: tuple[tuple[str, str, int, float], ...] = (
-    ("北京", "北京", 1, 5.0), ("上海", "上海", 1, 5.5), ("广东", "广州", 1, 4.5), ("广东", "深圳", 1, 4.5),
-    ("四川", "成都", 2, 3.5), ("浙江", "杭州", 2, 3.5), ("湖北", "武汉", 2, 3.0), ("江苏", "南京", 2, 2.8),
-    ("重庆", "重庆", 2, 3.0), ("天津", "天津", 2, 2.5), ("陕西", "西安", 2, 2.5), ("江苏", "苏州", 2, 2.8),
-    ("湖南", "长沙", 2, 2.2), ("河南", "郑州", 2, 2.2), ("山东", "青岛", 2, 2.0), ("辽宁", "沈阳", 2, 1.6),
-    ("浙江", "宁波", 2, 1.8), ("广东", "东莞", 2, 1.8), ("云南", "昆明", 2, 1.5), ("福建", "厦门", 3, 1.3),
-    ("福建", "福州", 3, 1.3), ("山东", "济南", 3, 1.4), ("安徽", "合肥", 3, 1.5), ("黑龙江", "哈尔滨", 3, 1.2),
-    ("吉林", "长春", 3, 1.0), ("辽宁", "大连", 3, 1.1), ("江西", "南昌", 3, 1.0), ("广西", "南宁", 3, 1.0),
-    ("山西", "太原", 3, 0.9), ("河北", "石家庄", 3, 1.0), ("贵州", "贵阳", 3, 0.9), ("浙江", "温州", 3, 1.0),
-    ("江苏", "无锡", 3, 1.1), ("广东", "佛山", 3, 1.3), ("江苏", "徐州", 4, 0.7), ("湖南", "岳阳", 4, 0.5),
-    ("河南", "洛阳", 4, 0.6), ("广东", "汕头", 4, 0.5), ("河北", "保定", 4, 0.6), ("安徽", "芜湖", 4, 0.5),
-    ("甘肃", "兰州", 4, 0.6), ("新疆", "乌鲁木齐", 4, 0.5), ("内蒙古", "呼和浩特", 4, 0.4), ("海南", "海口", 4, 0.5),
-    ("四川", "绵阳", 4, 0.4), ("湖北", "宜昌", 4, 0.4),
+    ("北京", "北京", 1, 5.0),
+    ("上海", "上海", 1, 5.5),
+    ("广东", "广州", 1, 4.5),
+    ("广东", "深圳", 1, 4.5),
+    ("四川", "成都", 2, 3.5),
+    ("浙江", "杭州", 2, 3.5),
+    ("湖北", "武汉", 2, 3.0),
+    ("江苏", "南京", 2, 2.8),
+    ("重庆", "重庆", 2, 3.0),
+    ("天津", "天津", 2, 2.5),
+    ("陕西", "西安", 2, 2.5),
+    ("江苏", "苏州", 2, 2.8),
+    ("湖南", "长沙", 2, 2.2),
+    ("河南", "郑州", 2, 2.2),
+    ("山东", "青岛", 2, 2.0),
+    ("辽宁", "沈阳", 2, 1.6),
+    ("浙江", "宁波", 2, 1.8),
+    ("广东", "东莞", 2, 1.8),
+    ("云南", "昆明", 2, 1.5),
+    ("福建", "厦门", 3, 1.3),
+    ("福建", "福州", 3, 1.3),
+    ("山东", "济南", 3, 1.4),
+    ("安徽", "合肥", 3, 1.5),
+    ("黑龙江", "哈尔滨", 3, 1.2),
+    ("吉林", "长春", 3, 1.0),
+    ("辽宁", "大连", 3, 1.1),
+    ("江西", "南昌", 3, 1.0),
+    ("广西", "南宁", 3, 1.0),
+    ("山西", "太原", 3, 0.9),
+    ("河北", "石家庄", 3, 1.0),
+    ("贵州", "贵阳", 3, 0.9),
+    ("浙江", "温州", 3, 1.0),
+    ("江苏", "无锡", 3, 1.1),
+    ("广东", "佛山", 3, 1.3),
+    ("江苏", "徐州", 4, 0.7),
+    ("湖南", "岳阳", 4, 0.5),
+    ("河南", "洛阳", 4, 0.6),
+    ("广东", "汕头", 4, 0.5),
+    ("河北", "保定", 4, 0.6),
+    ("安徽", "芜湖", 4, 0.5),
+    ("甘肃", "兰州", 4, 0.6),
+    ("新疆", "乌鲁木齐", 4, 0.5),
+    ("内蒙古", "呼和浩特", 4, 0.4),
+    ("海南", "海口", 4, 0.5),
+    ("四川", "绵阳", 4, 0.4),
+    ("湖北", "宜昌", 4, 0.4),
 )
 _OCCUPATIONS = (
-    "企业职员", "公务员", "教师", "医生", "工程师", "销售", "自由职业", "学生", "个体经营", "退休",
-    "程序员", "设计师", "财务", "护士", "律师", "其他",
+    "企业职员",
+    "公务员",
+    "教师",
+    "医生",
+    "工程师",
+    "销售",
+    "自由职业",
+    "学生",
+    "个体经营",
+    "退休",
+    "程序员",
+    "设计师",
+    "财务",
+    "护士",
+    "律师",
+    "其他",
 )
 _LEVELS = ("普通", "银卡", "金卡", "钻石")
 
@@ -213,8 +378,15 @@ _ONLINE_STATUS = ("已支付", "已取消", "已退款")
 _STORE_STATUS = ("paid", "refunded")
 _PROMO_CODES = ("MEMBER95", "NEW10", "WEEKEND88", "FULL200-30", "VIPDAY", "DOUBLE11", "MID618")
 _EVENTS = (
-    "Page Viewed", "Products Searched", "Product Viewed", "Product Added", "Product Added to Wishlist",
-    "Checkout Started", "Order Completed", "Payment Completed", "Return Requested",
+    "Page Viewed",
+    "Products Searched",
+    "Product Viewed",
+    "Product Added",
+    "Product Added to Wishlist",
+    "Checkout Started",
+    "Order Completed",
+    "Payment Completed",
+    "Return Requested",
 )
 _PV, _PS, _PRV, _PA, _PW, _CS, _OC, _PC, _RR = range(9)
 _EMAIL_DOMAINS = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "sina.com", "foxmail.com")
@@ -222,10 +394,22 @@ _NICK_HEAD = ("快乐", "阳光", "安静的", "小小", "追风", "爱吃", "mo
 _NICK_TAIL = ("小猪", "少年", "猫咪", "鱼", "兔子", "酱", "er", "_cn", "宝宝", "达人", "君", "")
 _TICKET_TYPES = ("投诉", "咨询", "退换货")
 _TICKET_TEXT: tuple[tuple[str, ...], ...] = (
-    ("快递太慢了，一周还没到", "收到的商品有破损", "客服态度差", "Delivery was late and the box was damaged",
-     "发票一直没开", "门店排队太久"),
-    ("请问会员积分怎么兑换？", "这款有没有大一码？", "什么时候有活动？", "How do I change my phone number?",
-     "门店营业时间是几点", "优惠券怎么用"),
+    (
+        "快递太慢了，一周还没到",
+        "收到的商品有破损",
+        "客服态度差",
+        "Delivery was late and the box was damaged",
+        "发票一直没开",
+        "门店排队太久",
+    ),
+    (
+        "请问会员积分怎么兑换？",
+        "这款有没有大一码？",
+        "什么时候有活动？",
+        "How do I change my phone number?",
+        "门店营业时间是几点",
+        "优惠券怎么用",
+    ),
     ("尺码不合适想换货", "质量有问题申请退货", "发错货了", "I want to return this item", "七天无理由退货"),
 )
 _REVIEW_TEXT: tuple[tuple[str, ...], ...] = (
@@ -238,16 +422,50 @@ _REVIEW_TEXT: tuple[tuple[str, ...], ...] = (
 
 # Spring Festival (春节) dates; the fortnight before is the 年货节 rush, the holiday week is quiet.
 _SPRING_FESTIVAL = (
-    "2018-02-16", "2019-02-05", "2020-01-25", "2021-02-12", "2022-02-01", "2023-01-22", "2024-02-10",
-    "2025-01-29", "2026-02-17", "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03",
+    "2018-02-16",
+    "2019-02-05",
+    "2020-01-25",
+    "2021-02-12",
+    "2022-02-01",
+    "2023-01-22",
+    "2024-02-10",
+    "2025-01-29",
+    "2026-02-17",
+    "2027-02-06",
+    "2028-01-26",
+    "2029-02-13",
+    "2030-02-03",
 )
 _HOUR_ONLINE = np.array(
-    [1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3.5, 4.5, 5.0,
-     6.5, 5.5, 4.0, 3.8, 4.0, 4.5, 5.0, 6.5, 7.5, 7.0, 2.6, 1.4]
+    [
+        1.2,
+        0.6,
+        0.3,
+        0.2,
+        0.2,
+        0.3,
+        0.8,
+        1.5,
+        2.5,
+        3.5,
+        4.5,
+        5.0,
+        6.5,
+        5.5,
+        4.0,
+        3.8,
+        4.0,
+        4.5,
+        5.0,
+        6.5,
+        7.5,
+        7.0,
+        2.6,
+        1.4,
+    ]
 )
 _HOUR_STORE = np.array(
-    [0, 0, 0, 0, 0, 0, 0, 0.5, 2.0, 3.5, 5.0, 6.0,
-     6.5, 5.0, 4.0, 4.0, 5.0, 6.5, 7.5, 7.0, 5.5, 3.0, 0.8, 0.0]
+    [0, 0, 0, 0, 0, 0, 0, 0.5, 2.0, 3.5, 5.0, 6.0, 6.5, 5.0, 4.0, 4.0, 5.0, 6.5, 7.5, 7.0, 5.5, 3.0, 0.8, 0.0]
 )
 _NIGHT_HOURS = np.array([22, 23, 0, 1])
 _NIGHT_P = np.array([0.35, 0.35, 0.2, 0.1])
@@ -331,7 +549,16 @@ def _format_ts(sec: Arr, sep: bytes = b" ", date_sep: bytes = b"-", suffix: byte
     days, sod = np.divmod(sec, 86400)
     y, m, d = _ymd(days)
     parts: list[bytes | tuple[Arr, int]] = [
-        (y, 4), date_sep, (m, 2), date_sep, (d, 2), sep, (sod // 3600, 2), b":", (sod // 60 % 60, 2), b":",
+        (y, 4),
+        date_sep,
+        (m, 2),
+        date_sep,
+        (d, 2),
+        sep,
+        (sod // 3600, 2),
+        b":",
+        (sod // 60 % 60, 2),
+        b":",
         (sod % 60, 2),
     ]
     if suffix:
@@ -353,6 +580,14 @@ def _take(values: pa.Array, idx: Arr) -> pa.Array:
     """``values[idx]`` with null wherever ``idx < 0``."""
     idx = np.asarray(idx, np.int64)
     return values.take(pa.array(np.where(idx < 0, 0, idx), mask=idx < 0))
+
+
+def _dict(values: pa.Array, idx: Arr) -> pa.DictionaryArray:
+    """``values[idx]`` as a dictionary array (null where ``idx < 0``): no copy of the strings."""
+    idx = np.asarray(idx)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.where(idx < 0, 0, idx).astype(np.int32), mask=idx < 0), values
+    )
 
 
 def _expand(counts: Arr) -> tuple[Arr, Arr, Arr]:
@@ -456,7 +691,7 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
     price = np.maximum(price, 1.9)
     order = np.lexsort((price, leaf))
     leaf, price = leaf[order], price[order]
-    _, pos, starts = _expand(per_leaf)
+    _, pos, _starts = _expand(per_leaf)
     quart = pos * 4 // per_leaf[leaf]
     bucket = leaf * 4 + quart
     bucket_count = np.bincount(bucket, minlength=4 * n_leaves)
@@ -476,7 +711,9 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
         top_i, path, _, specs = _LEAVES[lf]
         top_name, top_brands, _ = _TOPS[top_i]
         b = top_brands[brand_pick[i] % len(top_brands)]
-        names.append(f"{b} {_ADJECTIVES[adj_pick[i]]}{path.rsplit('/', 1)[1]} {specs[spec_pick[i] % len(specs)]}")
+        names.append(
+            f"{b} {_ADJECTIVES[adj_pick[i]]}{path.rsplit('/', 1)[1]} {specs[spec_pick[i] % len(specs)]}"
+        )
         brands.append(b)
         cats.append(f"{top_name}/{path}")
     table = pa.table(
@@ -540,11 +777,46 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     first = np.where(rng.random(n) < 0.25, -1, (rng.random(n) * pool).astype(np.int64))
     age = np.clip(rng.gamma(6.0, 6.0, n) + 16, 18, 75)
     birth = cal.day0 - (age * 365.25).astype(np.int64)
-    prefixes = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157, 158, 159,
-                         166, 176, 177, 180, 181, 182, 183, 185, 186, 187, 188, 189, 191, 198, 199], np.int64)
+    prefixes = np.array(
+        [
+            130,
+            131,
+            132,
+            133,
+            135,
+            136,
+            137,
+            138,
+            139,
+            150,
+            151,
+            152,
+            155,
+            156,
+            157,
+            158,
+            159,
+            166,
+            176,
+            177,
+            180,
+            181,
+            182,
+            183,
+            185,
+            186,
+            187,
+            188,
+            189,
+            191,
+            198,
+            199,
+        ],
+        np.int64,
+    )
     cand = rng.choice(prefixes, int(n * 1.05) + 16) * 10**8 + rng.integers(0, 10**8, int(n * 1.05) + 16)
     cand = cand[cand != int(PLACEHOLDER_PHONE)]
-    uniq, first_seen = np.unique(cand, return_index=True)
+    _uniq, first_seen = np.unique(cand, return_index=True)
     phone = cand[np.sort(first_seen)][:n]
     cw = np.array([c[3] for c in _CITIES])
     city = rng.choice(len(_CITIES), n, p=cw / cw.sum())
@@ -613,17 +885,46 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     qq = rng.integers(10**5, 10**10, n).astype(str)
     domain = rng.choice(len(_EMAIL_DOMAINS), n, p=[0.35, 0.2, 0.1, 0.1, 0.1, 0.05, 0.1])
     local = np.where(domain == 0, qq, local)
-    dup = pd.Series(np.char.add(np.char.add(local, "@"), np.array(_EMAIL_DOMAINS)[domain])).duplicated().to_numpy()
+    dup = (
+        pd.Series(np.char.add(np.char.add(local, "@"), np.array(_EMAIL_DOMAINS)[domain]))
+        .duplicated()
+        .to_numpy()
+    )
     local = np.where(dup, np.char.add(local, np.char.mod("%d", np.arange(n))), local)
     email_np = np.char.add(np.char.add(local, "@"), np.array(_EMAIL_DOMAINS)[domain])
     email = _masked(pa.array(email_np.tolist(), pa.string()), rng.random(n) < 0.35)
 
     return _Persons(
-        n=n, gender=gender, surname=surname, first=first, last=last, birth=birth, phone=phone, email=email,
-        city=city, occupation=occupation, s=s, e=e, k=k, has_crm=has_crm, has_app=has_app,
-        has_unionid=has_unionid, p_online=p_online, platform=platform, pay=pay, top_pref=top_pref, store=store,
-        payday=payday, promo=promo, night=night, high=high, loyal=loyal, churned=churned,
-        loyal_first=loyal_first, loyal_interval=interval, consent=consent,
+        n=n,
+        gender=gender,
+        surname=surname,
+        first=first,
+        last=last,
+        birth=birth,
+        phone=phone,
+        email=email,
+        city=city,
+        occupation=occupation,
+        s=s,
+        e=e,
+        k=k,
+        has_crm=has_crm,
+        has_app=has_app,
+        has_unionid=has_unionid,
+        p_online=p_online,
+        platform=platform,
+        pay=pay,
+        top_pref=top_pref,
+        store=store,
+        payday=payday,
+        promo=promo,
+        night=night,
+        high=high,
+        loyal=loyal,
+        churned=churned,
+        loyal_first=loyal_first,
+        loyal_interval=interval,
+        consent=consent,
     )
 
 
@@ -710,8 +1011,14 @@ def _hours(rng: np.random.Generator, n: int, night: Arr, store: Arr) -> Arr:
 
 
 def _make_orders(
-    rng: np.random.Generator, p: _Persons, cal: _Calendar, cat: _Catalog, crm_primary: Arr, crm_dup: Arr,
-    dup_reg: Arr, n_stores: int,
+    rng: np.random.Generator,
+    p: _Persons,
+    cal: _Calendar,
+    cat: _Catalog,
+    crm_primary: Arr,
+    crm_dup: Arr,
+    dup_reg: Arr,
+    n_stores: int,
 ) -> _Orders:
     owner, pos, _ = _expand(p.k)
     m = len(owner)
@@ -738,8 +1045,11 @@ def _make_orders(
     end_ts = (cal.day0 + p.e[owner]) * 86400
     u = rng.random(m)
     can_refund = ts + 11 * 86400 < end_ts
-    status = np.where(online, np.where(u < 0.06, 1, np.where((u < 0.10) & can_refund, 2, 0)),
-                      np.where((u < 0.03) & can_refund, 2, 0))
+    status = np.where(
+        online,
+        np.where(u < 0.06, 1, np.where((u < 0.10) & can_refund, 2, 0)),
+        np.where((u < 0.03) & can_refund, 2, 0),
+    )
     platform = np.where(rng.random(m) < 0.8, p.platform[owner], rng.integers(0, 3, m))
     pay = np.where(rng.random(m) < 0.75, p.pay[owner], rng.integers(0, 4, m))
     pay = np.where(online & (platform == 1) & (rng.random(m) < 0.9), 1, pay)
@@ -758,9 +1068,23 @@ def _make_orders(
     discount = np.where(discount_flag, np.round(gross * depth, 2), 0.0)
     amount = np.round(gross - discount, 2)
     return _Orders(
-        person=owner, ts=ts, online=online, lines=lines, discount_flag=discount_flag, depth=depth,
-        status=status, platform=platform, pay=pay, store=store, card_row=card_row, item_sku=item_sku,
-        item_qty=item_qty, item_order=item_order, item_pos=item_pos, gross=gross, discount=discount,
+        person=owner,
+        ts=ts,
+        online=online,
+        lines=lines,
+        discount_flag=discount_flag,
+        depth=depth,
+        status=status,
+        platform=platform,
+        pay=pay,
+        store=store,
+        card_row=card_row,
+        item_sku=item_sku,
+        item_qty=item_qty,
+        item_order=item_order,
+        item_pos=item_pos,
+        gross=gross,
+        discount=discount,
         amount=amount,
     )
 
@@ -774,7 +1098,15 @@ def _write_csv(table: pa.Table, path: Path) -> int:
 
 
 def _write_parquet(table: pa.Table, path: Path, dictionary: Sequence[str] = ()) -> int:
-    pq.write_table(table, path, compression="snappy", use_dictionary=list(dictionary) or False)
+    # no stored Arrow schema: dictionary-encoded columns read back as plain strings everywhere
+    pq.write_table(
+        table,
+        path,
+        compression="snappy",
+        use_dictionary=list(dictionary) or False,
+        store_schema=False,
+        dictionary_pagesize_limit=64 << 20,
+    )
     return table.num_rows
 
 
@@ -919,7 +1251,7 @@ def generate_shop(
     user_id = _ids("U", 10_000_000 + np.arange(1, na + 1), 8)
     # families: ~3 % of devices are shared by 2–3 app users
     device_of_app = np.arange(na)
-    n_shared = int(round(0.03 * na / 1.03 / 1.0))
+    n_shared = round(0.03 * na / 1.03 / 1.0)
     heads = rng.choice(na, n_shared, replace=False) if n_shared else np.zeros(0, np.int64)
     others = np.setdiff1d(np.arange(na), heads)
     n_members = np.where(rng.random(n_shared) < 0.7, 1, 2)
@@ -942,14 +1274,22 @@ def generate_shop(
     pa_person = pa.array(crm_person)
     crm_name = pc.choose(
         pa.array(np.where(typo, kind + 1, 0).astype(np.int8)),
-        names["name"].take(pa_person), names["homophone"].take(pa_person),
-        names["traditional"].take(pa_person), names["spaced"].take(pa_person),
+        names["name"].take(pa_person),
+        names["homophone"].take(pa_person),
+        names["traditional"].take(pa_person),
+        names["spaced"].take(pa_person),
     )
     g = p.gender[crm_person]
     u = rng.random(nc)
     gender_code = np.where(u < 0.01, 4, np.where(u < 0.025, g + 2, g)).astype(np.int8)
-    gender = pc.choose(pa.array(gender_code), _strings(["男"] * nc), _strings(["女"] * nc),
-                       _strings(["M"] * nc), _strings(["F"] * nc), _strings([""] * nc))
+    gender = pc.choose(
+        pa.array(gender_code),
+        _strings(["男"] * nc),
+        _strings(["女"] * nc),
+        _strings(["M"] * nc),
+        _strings(["F"] * nc),
+        _strings([""] * nc),
+    )
     gender = _masked(gender, gender_code == 4)
     birth = _masked(_format_date(p.birth[crm_person], b"/"), rng.random(nc) < 0.10)
     phone = _phone_variants(rng, p.phone[crm_person])
@@ -965,14 +1305,26 @@ def generate_shop(
     k_person = p.k[crm_person]
     level = np.where(k_person >= 40, 3, np.where(k_person >= 15, 2, np.where(k_person >= 5, 1, 0)))
     level = np.where(p.high[crm_person] & (k_person >= 10), 3, level)
-    unionid_str = _join("o", _random_tokens(rngs[7], n, 27, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+    unionid_str = _join(
+        "o",
+        _random_tokens(rngs[7], n, 27, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+    )
     crm_union = _masked(unionid_str.take(pa_person), ~(p.has_unionid[crm_person] & (rng.random(nc) < 0.83)))
     crm = pa.table(
         {
-            "会员编号": member_id, "姓名": crm_name, "性别": gender, "出生日期": birth, "手机号": phone,
-            "邮箱": email, "省份": province, "城市": city, "职业": occ,
+            "会员编号": member_id,
+            "姓名": crm_name,
+            "性别": gender,
+            "出生日期": birth,
+            "手机号": phone,
+            "邮箱": email,
+            "省份": province,
+            "城市": city,
+            "职业": occ,
             "会员等级": _strings(_LEVELS).take(pa.array(level)),
-            "注册时间": _format_ts(crm_reg), "会员卡号": card, "unionid": crm_union,
+            "注册时间": _format_ts(crm_reg),
+            "会员卡号": card,
+            "unionid": crm_union,
             "营销同意": _strings(["否", "是"]).take(pa.array(p.consent[crm_person].astype(np.int64))),
         }
     )
@@ -985,17 +1337,32 @@ def generate_shop(
     a_email = _masked(_noisy_email(rng, p.email.take(pa_app), na), rng.random(na) < 0.45)
     a_platform = p.platform[app_person]
     has_openid = (a_platform == 1) | (rng.random(na) < 0.3)
-    openid = _masked(_join("oU", _random_tokens(rng, na, 26, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")), ~has_openid)
-    a_union = _masked(unionid_str.take(pa_app), ~(has_openid & p.has_unionid[app_person] & (rng.random(na) < 0.9)))
+    openid = _masked(
+        _join(
+            "oU",
+            _random_tokens(rng, na, 26, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+        ),
+        ~has_openid,
+    )
+    a_union = _masked(
+        unionid_str.take(pa_app), ~(has_openid & p.has_unionid[app_person] & (rng.random(na) < 0.9))
+    )
     nick = _join(
         _strings(_NICK_HEAD).take(pa.array(rng.integers(0, len(_NICK_HEAD), na))),
         _strings(_NICK_TAIL).take(pa.array(rng.integers(0, len(_NICK_TAIL), na))),
-        pc.if_else(pa.array(rng.random(na) < 0.5), pc.cast(pa.array(rng.integers(1, 9999, na)), pa.string()), ""),
+        pc.if_else(
+            pa.array(rng.random(na) < 0.5), pc.cast(pa.array(rng.integers(1, 9999, na)), pa.string()), ""
+        ),
     )
     app = pa.table(
         {
-            "user_id": user_id, "phone": a_phone, "email": a_email, "wechat_openid": openid,
-            "wechat_unionid": a_union, "device_id": device_str.take(pa.array(device_of_app)), "nickname": nick,
+            "user_id": user_id,
+            "phone": a_phone,
+            "email": a_email,
+            "wechat_openid": openid,
+            "wechat_unionid": a_union,
+            "device_id": device_str.take(pa.array(device_of_app)),
+            "nickname": nick,
             "registered_at": _format_ts(app_reg[app_person], sep=b"T", suffix=b"+08:00"),
             "signup_channel": _strings(_PLATFORMS).take(pa.array(a_platform)),
         }
@@ -1013,8 +1380,10 @@ def generate_shop(
     has_coupon = orders.discount_flag[on_idx] & (rng.random(len(on_idx)) < 0.85)
     coupon_days = orders.ts[on_idx] // 86400
     cy, cm, _ = _ymd(coupon_days)
-    coupon = _masked(_fixed(len(on_idx), [b"CP", (cy % 100, 2), (cm, 2), (rng.integers(0, 100, len(on_idx)), 2)]),
-                     ~has_coupon)
+    coupon = _masked(
+        _fixed(len(on_idx), [b"CP", (cy % 100, 2), (cm, 2), (rng.integers(0, 100, len(on_idx)), 2)]),
+        ~has_coupon,
+    )
     online_tbl = pa.table(
         {
             "order_id": order_id,
@@ -1023,13 +1392,14 @@ def generate_shop(
             "pay_amount": pa.array(orders.amount[on_idx]),
             "discount": pa.array(orders.discount[on_idx]),
             "coupon_id": coupon,
-            "platform": _strings(_PLATFORMS).take(pa.array(orders.platform[on_idx])),
-            "pay_type": _strings(_ONLINE_PAY).take(pa.array(orders.pay[on_idx])),
-            "status": _strings(_ONLINE_STATUS).take(pa.array(orders.status[on_idx])),
+            "platform": _dict(_strings(_PLATFORMS), orders.platform[on_idx]),
+            "pay_type": _dict(_strings(_ONLINE_PAY), orders.pay[on_idx]),
+            "status": _dict(_strings(_ONLINE_STATUS), orders.status[on_idx]),
         }
     )
-    rows["online_orders.parquet"] = _write_parquet(online_tbl, out / "online_orders.parquet",
-                                                   ("platform", "pay_type", "status"))
+    rows["online_orders.parquet"] = _write_parquet(
+        online_tbl, out / "online_orders.parquet", ("platform", "pay_type", "status")
+    )
     item_online = orders.online[orders.item_order]
     it_on = np.flatnonzero(item_online)
     it_st = np.flatnonzero(~item_online)
@@ -1039,12 +1409,14 @@ def generate_shop(
         {
             "order_id": _ids("O", 1_000_000_000 + local_num[it_on], 10),
             "line_no": pa.array(orders.item_pos[it_on] + 1),
-            "sku": sku_per_item.take(pa.array(it_on)),
+            "sku": _dict(cat.sku, orders.item_sku[it_on]),
             "qty": pa.array(orders.item_qty[it_on]),
             "price": pa.array(cat.price[orders.item_sku[it_on]]),
         }
     )
-    rows["online_order_items.parquet"] = _write_parquet(items_on, out / "online_order_items.parquet", ("sku",))
+    rows["online_order_items.parquet"] = _write_parquet(
+        items_on, out / "online_order_items.parquet", ("sku",)
+    )
 
     # ---- POS
     receipt = _ids("S", 1_000_000_000 + order_num[st_idx], 10)
@@ -1058,7 +1430,9 @@ def generate_shop(
             "ts": _format_ts(orders.ts[st_idx]),
             "total": pa.array(orders.amount[st_idx]),
             "discount": pa.array(orders.discount[st_idx]),
-            "promo_code": _masked(_strings(_PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]),
+            "promo_code": _masked(
+                _strings(_PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]
+            ),
             "payment": _strings(_STORE_PAY).take(pa.array(orders.pay[st_idx])),
             "status": _strings(_STORE_STATUS).take(pa.array(orders.status[st_idx] // 2)),
         }
@@ -1082,17 +1456,21 @@ def generate_shop(
     events = pa.table(
         {
             "event_id": _ids("E", np.arange(1, ne + 1), 10),
-            "anonymous_id": device_str.take(pa.array(ev["device"])),
-            "user_id": _take(user_id, ev["user"]),
+            "anonymous_id": _dict(device_str, ev["device"]),
+            "user_id": _dict(user_id, ev["user"]),
             "ts": pa.array(ev["ts"] * 1000, pa.timestamp("ms")),
-            "event": _strings(_EVENTS).take(pa.array(ev["code"])),
-            "channel": _strings(_PLATFORMS).take(pa.array(ev["channel"])),
+            "event": _dict(_strings(_EVENTS), ev["code"]),
+            "channel": _dict(_strings(_PLATFORMS), ev["channel"]),
             "session_id": _ids("SS", ev["session"], 10),
-            "sku": _take(cat.sku, ev["sku"]),
-            "order_id": _take(order_id, np.where(ev["order"] >= 0, online_pos[np.maximum(ev["order"], 0)], -1)),
+            "sku": _dict(cat.sku, ev["sku"]),
+            "order_id": _take(
+                order_id, np.where(ev["order"] >= 0, online_pos[np.maximum(ev["order"], 0)], -1)
+            ),
         }
     )
-    rows["events.parquet"] = _write_parquet(events, out / "events.parquet", ("event", "channel", "sku"))
+    rows["events.parquet"] = _write_parquet(
+        events, out / "events.parquet", ("anonymous_id", "user_id", "event", "channel", "sku")
+    )
 
     # ---- service tickets (a sample: at most 20k)
     rng = rngs[9]
@@ -1105,16 +1483,20 @@ def generate_shop(
     t_ts = np.sort(t_ts)
     t_type = rng.choice(3, nt, p=[0.25, 0.5, 0.25])
     sat = np.clip(np.round(rng.normal(np.where(t_type == 0, 2.3, 4.2), 1.0)), 1, 5)
-    text_pick = [_TICKET_TEXT[t][i % len(_TICKET_TEXT[t])] for t, i in
-                 zip(t_type.tolist(), rng.integers(0, 60, nt).tolist(), strict=True)]  # ≤ 20k rows
+    text_pick = [
+        _TICKET_TEXT[t][i % len(_TICKET_TEXT[t])]
+        for t, i in zip(t_type.tolist(), rng.integers(0, 60, nt).tolist(), strict=True)
+    ]  # ≤ 20k rows
     tickets = pd.DataFrame(
         {
-            "工单号": _ids("T", np.arange(1, nt + 1), 7).to_pylist(),
+            "工单号": _ids("TK", np.arange(1, nt + 1), 7).to_pylist(),
             "会员编号": member_id.take(pa.array(t_row)).to_pylist(),
             "创建时间": pd.to_datetime(t_ts, unit="s").to_pydatetime().tolist(),
             "类型": [_TICKET_TYPES[t] for t in t_type.tolist()],
-            "满意度": [None if b else int(v) for v, b in
-                       zip(sat.tolist(), (rng.random(nt) < 0.2).tolist(), strict=True)],
+            "满意度": [
+                None if b else int(v)
+                for v, b in zip(sat.tolist(), (rng.random(nt) < 0.2).tolist(), strict=True)
+            ],
             "内容": text_pick,
         }
     )
@@ -1128,8 +1510,11 @@ def generate_shop(
     keep = r_ts < (cal.day0 + p.e[r_person]) * 86400
     r_ord, r_person, r_ts = r_ord[keep], r_person[keep], r_ts[keep]
     nr = len(r_ord)
-    rating = np.where(orders.status[r_ord] == 2, rng.integers(1, 3, nr),
-                      rng.choice(5, nr, p=[0.04, 0.04, 0.12, 0.3, 0.5]) + 1)
+    rating = np.where(
+        orders.status[r_ord] == 2,
+        rng.integers(1, 3, nr),
+        rng.choice(5, nr, p=[0.04, 0.04, 0.12, 0.3, 0.5]) + 1,
+    )
     texts = [t for group in _REVIEW_TEXT for t in group]
     offsets = np.cumsum([0] + [len(gr) for gr in _REVIEW_TEXT])
     counts = np.diff(offsets)
@@ -1153,14 +1538,17 @@ def generate_shop(
     pos_cards = np.unique(orders.card_row[st_idx][orders.card_row[st_idx] >= 0])
     records = pa.table(
         {
-            "source": pa.concat_arrays([
-                _strings(["crm"] * nc), _strings(["app"] * na), _strings(["pos"] * len(pos_cards))
-            ]),
+            "source": pa.concat_arrays(
+                [_strings(["crm"] * nc), _strings(["app"] * na), _strings(["pos"] * len(pos_cards))]
+            ),
             "source_customer_id": pa.concat_arrays([member_id, user_id, card.take(pa.array(pos_cards))]),
-            "person_id": pa.concat_arrays([
-                pid.take(pa.array(crm_person)), pid.take(pa.array(app_person)),
-                pid.take(pa.array(crm_person[pos_cards])),
-            ]),
+            "person_id": pa.concat_arrays(
+                [
+                    pid.take(pa.array(crm_person)),
+                    pid.take(pa.array(app_person)),
+                    pid.take(pa.array(crm_person[pos_cards])),
+                ]
+            ),
         }
     )
     rows["ground_truth/records.csv"] = _write_csv(records, out / "ground_truth" / "records.csv")
@@ -1190,13 +1578,22 @@ def _noisy_email(rng: np.random.Generator, email: pa.Array, n: int) -> pa.Array:
     """Case and surrounding-whitespace noise, as typed into a form."""
     style = rng.choice(5, n, p=[0.8, 0.07, 0.05, 0.05, 0.03]).astype(np.int8)
     return pc.choose(
-        pa.array(style), email, pc.utf8_upper(email), pc.utf8_capitalize(email), _join(" ", email),
+        pa.array(style),
+        email,
+        pc.utf8_upper(email),
+        pc.utf8_capitalize(email),
+        _join(" ", email),
         _join(email, "  "),
     )
 
 
 def _make_events(
-    rng: np.random.Generator, p: _Persons, cal: _Calendar, cat: _Catalog, orders: _Orders, app_of: Arr,
+    rng: np.random.Generator,
+    p: _Persons,
+    cal: _Calendar,
+    cat: _Catalog,
+    orders: _Orders,
+    app_of: Arr,
     device_of_app: Arr,
 ) -> dict[str, Arr]:
     """Behaviour events: one purchase session per online order, a return visit per refund, browsing."""
@@ -1211,11 +1608,20 @@ def _make_events(
     owner, r, starts = _expand(n_ev)
     rr = r - pv[owner]
     l2 = 2 * lines[owner]
-    code = np.where(rr < 0, _PV, np.where(rr < l2, np.where(rr % 2 == 0, _PRV, _PA),
-                                          np.where(rr == l2, _CS, np.where(rr == l2 + 1, _OC, _PC))))
+    code = np.where(
+        rr < 0,
+        _PV,
+        np.where(
+            rr < l2,
+            np.where(rr % 2 == 0, _PRV, _PA),
+            np.where(rr == l2, _CS, np.where(rr == l2 + 1, _OC, _PC)),
+        ),
+    )
     item_start = np.cumsum(orders.lines) - orders.lines
     line = np.clip(rr // 2, 0, None)
-    sku = np.where((rr >= 0) & (rr < l2), orders.item_sku[item_start[on[owner]] + np.minimum(line, lines[owner] - 1)], -1)
+    sku = np.where(
+        (rr >= 0) & (rr < l2), orders.item_sku[item_start[on[owner]] + np.minimum(line, lines[owner] - 1)], -1
+    )
     gap = np.exp(rng.normal(np.log(np.where(code == _PC, 15.0, np.where(code == _OC, 40.0, 25.0))), 0.8))
     gap[r == 0] = 0.0
     cum = np.cumsum(gap)
@@ -1239,8 +1645,9 @@ def _make_events(
     n_sess = rng.poisson(lam)
     s_person, _, _ = _expand(n_sess)
     ns = len(s_person)
-    templates = np.array([[_PV, -1, -1], [_PV, _PRV, -1], [_PS, _PRV, -1], [_PRV, _PA, -1], [_PRV, _PW, -1],
-                          [_PRV, _PA, _CS]])
+    templates = np.array(
+        [[_PV, -1, -1], [_PV, _PRV, -1], [_PS, _PRV, -1], [_PRV, _PA, -1], [_PRV, _PW, -1], [_PRV, _PA, _CS]]
+    )
     t_len = (templates >= 0).sum(axis=1)
     s_type = rng.choice(len(templates), ns, p=[0.35, 0.33, 0.17, 0.09, 0.04, 0.02])
     s_day = cal.sample_days(rng, p.s[s_person], p.e[s_person])
@@ -1282,10 +1689,9 @@ def _make_events(
 def _make_touches(
     rng: np.random.Generator, p: _Persons, cal: _Calendar, crm_person: Arr, crm_reg: Arr, member_id: pa.Array
 ) -> pa.Table:
-    """Monthly campaigns plus 618 and Double 11 to consenting members; a sent ⊃ opened ⊃ clicked ⊃ converted funnel."""
-    months = np.unique(cal.month_start)
-    camp_day = months + 7
-    camp_day = camp_day[(camp_day >= 0) & (camp_day < cal.n_days)]
+    """Monthly campaigns plus festival warm-ups to consenting members: sent ⊃ opened ⊃ clicked ⊃ converted."""
+    camp_day = np.concatenate([np.unique(cal.month_start) + 7, np.flatnonzero(cal.spike) - 8])
+    camp_day = np.unique(camp_day[(camp_day >= 0) & (camp_day < cal.n_days)])
     ncamp = len(camp_day)
     consent = p.consent[crm_person]
     rows_c, cols_c = np.nonzero(consent[:, None] & (rng.random((len(crm_person), ncamp)) < 0.15))
@@ -1308,8 +1714,8 @@ def _make_touches(
     ts = np.concatenate([send_ts[sel[0]], open_ts[opened], click_ts[clicked], conv_ts[converted]])
     o = np.lexsort((action, ts))
     idx, action, ts = idx[o], action[o], ts[o]
-    cy, cmo, _ = _ymd(camp_day // 1 + cal.day0)
-    camp_id = _fixed(ncamp, [b"CMP", (cy, 4), (cmo, 2)])
+    cy, cmo, cd = _ymd(camp_day + cal.day0)
+    camp_id = _fixed(ncamp, [b"CMP", (cy, 4), (cmo, 2), (cd, 2)])
     return pa.table(
         {
             "touch_id": _ids("T", np.arange(1, len(idx) + 1), 9),
@@ -1338,7 +1744,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
     args = parser.parse_args(argv)
-    summary = generate_shop(args.out, n_customers=args.customers, seed=args.seed, start=args.start, end=args.end)
+    summary = generate_shop(
+        args.out, n_customers=args.customers, seed=args.seed, start=args.start, end=args.end
+    )
     if argv is None:
         print(summary)
     return 0

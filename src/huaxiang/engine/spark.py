@@ -187,8 +187,8 @@ class SparkEngine(Engine):
             )
             .toPandas()
         )
-        good = frame.where(F.col("_hx_corrupt").isNull()).drop("_hx_corrupt").drop(ROW_COLUMN)
-        return self._temp(name, self._with_row_number(good)), bad
+        good = frame.where(F.col("_hx_corrupt").isNull()).drop("_hx_corrupt")
+        return self._temp(name, good), bad
 
     def _read_lines(self, files: Sequence[Path], *, name: str) -> ir.Table:
         frame = self.session.read.text([str(f) for f in files]).withColumnRenamed("value", "line")

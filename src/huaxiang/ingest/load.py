@@ -168,6 +168,12 @@ def ingest_sources(
             progress(spec.name)
         started = time.perf_counter()
         raw = read_source(engine, spec, base_dir, staging_dir)
+        if raw.empty:
+            reports.append(
+                SourceReport(name=spec.name, table=spec.table, format=spec.format,
+                             seconds=round(time.perf_counter() - started, 3), files=[str(f) for f in raw.files])
+            )
+            continue
         mapper = SourceMapper(engine, spec, timezone=config.timezone)
         mapped_name = f"_hx_mapped_{safe_name(spec.name)}"
         mapped = engine.materialize(mapped_name, mapper.mapped(raw.table))

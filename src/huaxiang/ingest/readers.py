@@ -48,6 +48,7 @@ class RawSource:
     table: ir.Table
     rejects: pd.DataFrame  # columns: line, error, payload, file
     files: list[Path]
+    empty: bool = False  # the files hold no data at all (not even a header)
 
 
 def resolve_files(spec: SourceSpec, base_dir: Path) -> list[Path]:
@@ -189,7 +190,7 @@ def read_source(engine: Engine, spec: SourceSpec, base_dir: Path, staging: Path)
         columns = _header(files[0], spec, delimiter)
         if not columns:
             if all(f.stat().st_size == 0 or not f.read_text(encoding="utf-8").strip() for f in files):
-                return RawSource(_empty_raw(engine, name, []), _NO_REJECTS.copy(), files)
+                return RawSource(_empty_raw(engine, name, []), _NO_REJECTS.copy(), files, empty=True)
             raise SourceError(f"source {spec.name!r}: {files[0]} has an empty first line; expected a header")
         if spec.format == "whitespace":
             return RawSource(_read_whitespace(engine, spec, files, name, columns), _NO_REJECTS.copy(), files)

@@ -137,7 +137,7 @@ def _validate_cols(data: pd.DataFrame, columns: Sequence[str], model: str) -> No
     def bad(mask: Any, what: str, fix: str) -> None:
         mask = np.asarray(mask)
         if mask.any():
-            first_id = data["customer_id"].to_numpy()[mask.argmax()]
+            first_id = data["customer_id"].iloc[[int(mask.argmax())]].tolist()[0]
             raise SchemaError(
                 f"{model}: {what} for {int(mask.sum())} customer(s) (first: customer_id={first_id!r}); {fix}"
             )
@@ -153,7 +153,7 @@ def _validate_cols(data: pd.DataFrame, columns: Sequence[str], model: str) -> No
             f"drop or fill those rows before fitting (column {col!r}).",
         )
     if data["customer_id"].duplicated().any():
-        dup = data.loc[data["customer_id"].duplicated(), "customer_id"].iloc[0]
+        dup = data.loc[data["customer_id"].duplicated(), "customer_id"].tolist()[0]
         raise SchemaError(
             f"{model}: customer_id must be unique, {dup!r} appears more than once; "
             "aggregate to one row per customer first."
@@ -244,8 +244,13 @@ class _MLEModel:
         c = self.penalizer_coef
         return c * float(np.sum(params**2)), 2.0 * c * params**2
 
+    def _prepare(self, arrays: list[FloatArray]) -> list[FloatArray]:
+        """Hook: add per-fit precomputations (e.g. distinct frequencies) to the arrays."""
+        return arrays
+
     def _maximise(self, arrays: list[FloatArray], weights: FloatArray) -> None:
         start = self._initial_log_params(arrays, weights)
+        arrays = self._prepare(arrays)
         began = time.perf_counter()
         jac: bool | str = True if self._analytic_gradient else "3-point"
         result = minimize(
@@ -482,16 +487,27 @@ class BetaGeoModel(_CountModel):
         return np.log(np.array([1.0, mean_t / mean_x, 1.0, 1.0]))
 
     @staticmethod
+    @staticmethod
     def _terms(
-        params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+        params: Sequence[float] | FloatArray,
+        x: FloatArray,
+        tx: FloatArray,
+        t_age: FloatArray,
+        by_x: tuple[FloatArray, NDArray[np.intp]] | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(head, A2, A3)`` of FHL (2005) eq. (6): ``LL = head + log(e^A2 + e^A3)``.
+
+        The special functions depend on x only; they are evaluated once per
+        distinct frequency (``by_x`` = unique values and inverse index).
+        """
         r, alpha, a, b = params
-        xm = np.maximum(x, 1.0)  # A3 only exists for x > 0; keep its arguments valid
-        head = gammaln(r + x) - gammaln(r) + r * math.log(alpha)
-        a2 = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_age)
-        a3 = np.where(
-            x > 0, betaln(a + 1.0, b + xm - 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tx), -np.inf
-        )
+        xu, inv = by_x if by_x is not None else np.unique(x, return_inverse=True)
+        xm = np.maximum(xu, 1.0)  # A3 only exists for x > 0; keep its arguments valid
+        head = (gammaln(r + xu) - gammaln(r) + r * math.log(alpha))[inv]
+        beta2 = (betaln(a, b + xu) - betaln(a, b))[inv]
+        beta3 = np.where(xu > 0, betaln(a + 1.0, b + xm - 1.0) - betaln(a, b), -np.inf)[inv]
+        a2 = beta2 - (r + x) * np.log(alpha + t_age)
+        a3 = beta3 - (r + x) * np.log(alpha + tx)
         return head, a2, a3
 
     def _loglik(
@@ -505,28 +521,34 @@ class BetaGeoModel(_CountModel):
     ) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         r, alpha, a, b = params
-        x, tx, t_age = arrays
-        xm = np.maximum(x, 1.0)
-        head, a2, a3 = self._terms(params, x, tx, t_age)
+        x, tx, t_age, xu, inv_f = arrays
+        inv = inv_f.astype(np.intp)
+        head, a2, a3 = self._terms(params, x, tx, t_age, (xu, inv))
         lse = np.logaddexp(a2, a3)
         w2 = np.exp(a2 - lse)
         w3 = 1.0 - w2
         total_w = weights.sum()
         ll = float(np.dot(weights, head + lse)) / total_w
-        ps_ab, ps_abx = digamma(a + b), digamma(a + b + x)
-        g_r = (
-            digamma(r + x)
-            - digamma(r)
-            + math.log(alpha)
-            - w2 * np.log(alpha + t_age)
-            - w3 * np.log(alpha + tx)
-        )
+        # digamma terms, once per distinct x
+        xm = np.maximum(xu, 1.0)
+        ps_ab = digamma(a + b)
+        ps_abx = digamma(a + b + xu)
+        dr = (digamma(r + xu) - digamma(r))[inv]
+        da2 = (ps_ab - ps_abx)[inv]
+        db2 = (digamma(b + xu) - ps_abx + ps_ab - digamma(b))[inv]
+        db3 = (digamma(b + xm - 1.0) - ps_abx + ps_ab - digamma(b))[inv]
+        log_t, log_tx = np.log(alpha + t_age), np.log(alpha + tx)
+        g_r = dr + math.log(alpha) - w2 * log_t - w3 * log_tx
         g_alpha = r / alpha - (r + x) * (w2 / (alpha + t_age) + w3 / (alpha + tx))
-        g_a = w2 * (ps_ab - ps_abx) + w3 * (1.0 / a + ps_ab - ps_abx)
-        g_b = w2 * (digamma(b + x) - ps_abx) + w3 * (digamma(b + xm - 1.0) - ps_abx) + ps_ab - digamma(b)
+        g_a = da2 + w3 / a
+        g_b = w2 * db2 + w3 * db3
         grad = np.array([np.dot(weights, g) for g in (g_r, g_alpha, g_a, g_b)]) / total_w * params
         pen, pen_grad = self._penalty(params)
         return -ll + pen, -grad + pen_grad
+
+    def _prepare(self, arrays: list[FloatArray]) -> list[FloatArray]:
+        xu, inv = np.unique(arrays[0], return_inverse=True)
+        return [*arrays, xu, inv.astype(np.float64)]
 
     def _alive_log_odds(self, x: FloatArray, tx: FloatArray, t_age: FloatArray) -> FloatArray:
         r, alpha, a, b = self._p()
@@ -629,8 +651,8 @@ class ParetoNBDModel(_CountModel):
     >>> model = ParetoNBDModel()
     >>> model.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
     >>> one = pd.DataFrame({"customer_id": [1], "frequency": [2], "recency": [30.43], "T": [38.86]})
-    >>> 0.9 < float(model.expected_probability_alive(one).iloc[0]) <= 1.0
-    True
+    >>> round(float(model.expected_probability_alive(one).iloc[0]), 2)
+    0.87
     """
 
     _name = "ParetoNBDModel (Pareto/NBD)"
@@ -754,7 +776,7 @@ class GammaGammaModel(_MLEModel):
     >>> model.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     >>> one = pd.DataFrame({"customer_id": [1, 2], "frequency": [0, 2], "monetary_value": [0.0, 22.35]})
     >>> [round(v, 2) for v in model.expected_spend(one)]
-    [35.17, 24.66]
+    [35.22, 24.66]
     """
 
     _name = "GammaGammaModel (Gamma-Gamma)"
@@ -766,7 +788,7 @@ class GammaGammaModel(_MLEModel):
         repeat = data["frequency"].to_numpy() > 0
         bad = repeat & ~(data["monetary_value"].to_numpy(dtype=np.float64) > 0)
         if bad.any():
-            first_id = data["customer_id"].to_numpy()[bad.argmax()]
+            first_id = data["customer_id"].iloc[[int(bad.argmax())]].tolist()[0]
             raise SchemaError(
                 f"{self._name}: monetary_value must be > 0 for repeat buyers (frequency > 0); "
                 f"{int(bad.sum())} row(s) are not (first: customer_id={first_id!r}). Drop zero-value "
@@ -782,26 +804,26 @@ class GammaGammaModel(_MLEModel):
     ) -> tuple[float, FloatArray]:
         params = np.exp(log_params)
         p, q, gam = params
-        x, m = arrays
+        x, m, log_m, xu, inv_f = arrays
+        inv = inv_f.astype(np.intp)
+        pxu = p * xu
+        ps_pxq_u = digamma(pxu + q)
+        # special functions depend on x only: once per distinct frequency
+        lg = (gammaln(pxu + q) - gammaln(pxu) + pxu * np.log(xu))[inv]
         px = p * x
         log_den = np.log(gam + m * x)
-        ll = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * math.log(gam)
-            + (px - 1.0) * np.log(m)
-            + px * np.log(x)
-            - (px + q) * log_den
-        )
-        ps_pxq = digamma(px + q)
-        g_p = x * (ps_pxq - digamma(px) + np.log(m) + np.log(x) - log_den)
-        g_q = ps_pxq - digamma(q) + math.log(gam) - log_den
+        ll = lg - gammaln(q) + q * math.log(gam) + (px - 1.0) * log_m - (px + q) * log_den
+        g_p = x * ((ps_pxq_u - digamma(pxu) + np.log(xu))[inv] + log_m - log_den)
+        g_q = ps_pxq_u[inv] - digamma(q) + math.log(gam) - log_den
         g_g = q / gam - (px + q) / (gam + m * x)
         total_w = float(weights.sum())
         grad = np.array([np.dot(weights, g) for g in (g_p, g_q, g_g)]) / total_w * params
         pen, pen_grad = self._penalty(params)
         return -float(np.dot(weights, ll)) / total_w + pen, -grad + pen_grad
+
+    def _prepare(self, arrays: list[FloatArray]) -> list[FloatArray]:
+        xu, inv = np.unique(arrays[0], return_inverse=True)
+        return [*arrays, np.log(arrays[1]), xu, inv.astype(np.float64)]
 
     def fit(self, data: pd.DataFrame) -> Self:
         """Fit on the repeat buyers (``frequency > 0``) of ``data``.
