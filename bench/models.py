@@ -189,14 +189,15 @@ def compare_cdnow() -> None:
     )
     repeat = data[data["frequency"] > 0]
     rows: list[tuple[str, str, float, dict[str, float]]] = []
-    for model, names in (
-        (BetaGeoModel(), "r alpha a b"),
-        (ParetoNBDModel(), "r alpha s beta"),
-        (GammaGammaModel(), "p q gamma"),
-    ):
-        model.fit(data)
-        rows.append((type(model).__name__, "ours", model.fit_seconds_, model.params_))
-        del names
+    ours_models: list[BetaGeoModel | ParetoNBDModel | GammaGammaModel] = [
+        BetaGeoModel(),
+        ParetoNBDModel(),
+        GammaGammaModel(),
+    ]
+    for model in ours_models:
+        began = time.perf_counter()
+        model.fit(data)  # the whole fit: validation, row collapsing and the optimiser
+        rows.append((type(model).__name__, "ours", time.perf_counter() - began, model.params_))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter

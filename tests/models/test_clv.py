@@ -210,6 +210,7 @@ def test_calibration_summary_rebuilt_from_transactions_matches_published(
     assert np.abs(merged["recency"] - merged["recency_pub"]).max() <= 0.005 + 1e-9
     assert np.abs(merged["T"] - merged["T_pub"]).max() <= 0.005 + 1e-9
     assert (holdout["holdout_purchases"] > 0).mean() == pytest.approx(0.290, abs=0.0005)
+    assert holdout["holdout_purchases"].sum() == 1882  # published repeat transactions in the holdout
 
 
 @pytest.mark.slow
