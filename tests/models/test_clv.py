@@ -311,7 +311,7 @@ def test_predictions_finite_for_huge_frequency(
         # bought 10,000 times up to the very end: almost surely alive (BG/NBD: unless it dropped out
         # right after that last purchase)
         assert model.expected_probability_alive(heavy).iloc[0] == pytest.approx(1.0, abs=1e-3)
-    # Pareto/NBD at t_x = T: P(alive) = 1, so E[X(t)] is the note's eq. (27) without the P(alive)
+    # Pareto/NBD at t_x = T: P(alive) = 1, so E[X(t)] is the note's conditional expectation without the P(alive)
     # factor: (r+x)(beta+T) / ((alpha+T)(s-1)) * (1 - ((beta+T)/(beta+T+t))^(s-1)). lifetimes gives nan.
     r, alpha, s, beta = (pnbd.params_[k] for k in ("r", "alpha", "s", "beta"))
     x, t_age, t = 10_000, 38.86, 39.0
