@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,11 +40,15 @@ def build_spark_session(
     >>> spark = build_spark_session()  # doctest: +SKIP
     """
     spark_session_cls = _require_pyspark()
+    # Python UDFs run in worker processes: make them use this interpreter (and so see huaxiang).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
         spark_session_cls.builder.master(master)
         .appName("huaxiang")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.default.parallelism", "4")
+        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
