@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from huaxiang.config import WorkspaceConfig
 from huaxiang.engine.base import Engine
+from huaxiang.exprs import strip_text
 from huaxiang.pipeline import StageResult
 
 CLEAN_FLAGS_COLUMNS = {
@@ -58,7 +59,7 @@ def _normalised_columns(
             continue
         distinct = t.select(_raw=t[col]).filter(ibis._._raw.notnull()).distinct()
         mapping = engine.materialize(
-            f"{prefix}{col}", distinct.mutate(**{f"_new_{col}": fn(distinct._raw).cast(t[col].type())})
+            f"{prefix}{col}", distinct.mutate(**{f"_new_{col}": fn(distinct._raw).cast(t[col].type())}), temp=True
         )
         out = out.left_join(mapping, out[col] == mapping._raw).drop("_raw")
     return out
@@ -81,13 +82,13 @@ def clean_tables(engine: Engine, config: WorkspaceConfig) -> StageResult:
         t = engine.table(table_name)
         prefix = f"_hx_clean_{table_name}_"
         scratch += [f"{prefix}{c}" for c in columns if c in _DISTINCT_FIRST]
-        staged = engine.materialize(f"{prefix}staged", _normalised_columns(engine, t, columns, prefix))
+        staged = engine.materialize(f"{prefix}staged", _normalised_columns(engine, t, columns, prefix), temp=True)
         scratch.append(f"{prefix}staged")
         agg: dict[str, ir.Value] = {}
         for col in columns:
             raw, new = staged[col], staged[f"_new_{col}"]
             changed = raw.notnull() & (new.isnull() | (new.cast("string") != raw.cast("string")))
-            nulled = raw.notnull() & (raw.cast("string").strip() != "") & new.isnull()
+            nulled = raw.notnull() & (strip_text(raw.cast("string")) != "") & new.isnull()
             agg[f"{col}__changed"] = changed.sum().fill_null(0)
             agg[f"{col}__flagged"] = nulled.sum().fill_null(0)
             flags.append(
@@ -103,7 +104,7 @@ def clean_tables(engine: Engine, config: WorkspaceConfig) -> StageResult:
             for col in columns
         }
         flag_name = f"{prefix}flags"
-        engine.materialize(flag_name, ibis.union(*flags, distinct=False))
+        engine.materialize(flag_name, ibis.union(*flags, distinct=False), temp=True)
         scratch.append(flag_name)
         flags = [engine.table(flag_name)]
         final = staged.select(*[staged[f"_new_{c}"].name(c) if c in columns else staged[c] for c in t.columns])

@@ -57,8 +57,11 @@ class Engine(ABC):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _write(self, name: str, expr: ir.Table) -> None:
-        """Store ``expr`` as the table ``name``, replacing any previous one."""
+    def _write(self, name: str, expr: ir.Table, *, temp: bool = False) -> None:
+        """Store ``expr`` as the table ``name``, replacing any previous one.
+
+        ``temp`` tables are scratch: kept in memory for this connection only.
+        """
 
     @abstractmethod
     def _drop(self, name: str) -> None:
@@ -134,11 +137,14 @@ class Engine(ABC):
             ) from exc
 
     @final
-    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        """Compute ``expr`` and store it as table ``name``; returns the stored table."""
+    def materialize(self, name: str, expr: ir.Table, *, temp: bool = False) -> ir.Table:
+        """Compute ``expr`` and store it as table ``name``; returns the stored table.
+
+        ``temp=True`` keeps a scratch table in memory for this session (not in the warehouse).
+        """
         started = time.perf_counter()
         with self._errors(f"writing table {name!r}", expr):
-            self._write(name, expr)
+            self._write(name, expr, temp=temp)
         self.timings[name] = time.perf_counter() - started
         return self.table(name)
 

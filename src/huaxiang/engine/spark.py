@@ -106,6 +106,7 @@ class SparkEngine(Engine):
         self.session.sparkContext.setLogLevel("ERROR")
         super().__init__(ibis.pyspark.connect(self.session))
         self._views: dict[str, Path] = {}
+        self._temps: set[str] = set()
         for folder in sorted(self.warehouse_dir.iterdir()):
             if folder.is_dir() and (folder / "_SUCCESS").exists() and not folder.name.startswith("."):
                 self._attach(folder.name, folder)
@@ -119,8 +120,13 @@ class SparkEngine(Engine):
         self.con._run_pre_execute_hooks(expr)
         return self.session.sql(self.con.compile(expr))
 
-    def _write(self, name: str, expr: ir.Table) -> None:
+    def _write(self, name: str, expr: ir.Table, *, temp: bool = False) -> None:
         frame = self._frame(expr)
+        if temp:
+            frame = frame.localCheckpoint(eager=True)  # computed once, lineage cut; not in the warehouse
+            frame.createOrReplaceTempView(name)
+            self._temps.add(name)
+            return
         tmp = self.warehouse_dir / f".{name}.{uuid.uuid4().hex[:8]}"
         frame.write.mode("overwrite").parquet(str(tmp))
         final = self.warehouse_dir / name
@@ -134,12 +140,13 @@ class SparkEngine(Engine):
 
     def _drop(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
+        self._temps.discard(name)
         folder = self._views.pop(name, None)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _list(self) -> list[str]:
-        return list(self._views)
+        return [*self._views, *sorted(self._temps - set(self._views))]
 
     def _with_row_number(self, frame: Any) -> Any:
         from pyspark.sql import Window

@@ -176,7 +176,7 @@ def ingest_sources(
             continue
         mapper = SourceMapper(engine, spec, timezone=config.timezone)
         mapped_name = f"_hx_mapped_{safe_name(spec.name)}"
-        mapped = engine.materialize(mapped_name, mapper.mapped(raw.table))
+        mapped = engine.materialize(mapped_name, mapper.mapped(raw.table), temp=True)
         scratch.append(mapped_name)
         counts = engine.execute(
             mapped.aggregate(
@@ -200,7 +200,7 @@ def ingest_sources(
     if loaded.get("order_lines"):
         lines = ibis.union(*loaded.pop("order_lines"), distinct=False)
         lines_name = "_hx_order_lines"
-        lines = engine.materialize(lines_name, lines)
+        lines = engine.materialize(lines_name, lines, temp=True)
         scratch.append(lines_name)
         for name, expr in split_order_lines(lines).items():
             loaded[name].append(expr)

@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 from huaxiang.config import ColumnMap, SourceSpec, target_columns
 from huaxiang.engine.base import FILE_COLUMN, ROW_COLUMN, Engine
 from huaxiang.errors import ConfigError
+from huaxiang.exprs import strip_text
 from huaxiang.schema import CANONICAL, ENUMS
 
 REASON = "_hx_reason"
@@ -82,7 +83,7 @@ def _normalizers() -> Mapping[str, Callable[[ir.Value], ir.Value]]:
 
 
 def _blank_to_null(value: ir.StringValue, null_values: tuple[str, ...]) -> ir.StringValue:
-    stripped = value.strip()
+    stripped = strip_text(value)
     nulls = [v for v in null_values if v != ""]
     out = ibis.ifelse(stripped == "", ibis.null("string"), stripped)
     if nulls:
@@ -170,8 +171,9 @@ class SourceMapper:
         present = value.notnull()
         if cmap.map:
             text = value.cast("string")
-            mapped = text.substitute(cmap.map, else_=ibis.literal(cmap.default) if cmap.default else text)
-            value = mapped
+            # An explicit CASE: Ibis' `substitute` mis-maps some keys on the PySpark backend.
+            otherwise = ibis.literal(cmap.default) if cmap.default else text
+            value = ibis.cases(*[(text == k, ibis.literal(v)) for k, v in cmap.map.items()], else_=otherwise)
         elif cmap.default is not None:
             value = value.cast("string").fill_null(cmap.default)
         if cmap.normalize is not None:
@@ -248,7 +250,7 @@ class SourceMapper:
             reasons.append((t._hx_malformed.notnull(), "malformed line: " + t._hx_malformed))
         for i, rule in enumerate(self.spec.quarantine_if):
             reasons.append((t[f"_hx_q_{i}"], ibis.literal(rule.reason)))
-        for col, m in mapped.items():
+        for m in mapped.values():
             if m.failure is not None:
                 reasons.append((m.failure.notnull(), m.failure))
         for col in self.rules.primary_key + self.rules.required:

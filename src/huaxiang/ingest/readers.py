@@ -30,6 +30,7 @@ import pyarrow as pa
 from huaxiang.config import SourceSpec
 from huaxiang.engine.base import FILE_COLUMN, ROW_COLUMN, Engine, safe_name
 from huaxiang.errors import SourceError, SourceNotFoundError
+from huaxiang.exprs import strip_text
 
 _SUFFIXES = {
     "csv": (".csv", ".txt"),
@@ -213,9 +214,9 @@ def _read_whitespace(
 ) -> ir.Table:
     lines = engine.read_lines(files, name=name + "_lines")
     skip = spec.skip_rows + (1 if spec.header else 0)
-    stripped = lines.line.strip()
+    stripped = strip_text(lines.line)
     body = lines.filter(lines[ROW_COLUMN] > skip, stripped.length() > 0)
-    fields = body.line.strip().re_split(r"\s+")
+    fields = strip_text(body.line).re_split(r"\s+")
     n = len(columns)
     projected = body.select(
         **{c: fields[i] for i, c in enumerate(columns)},
