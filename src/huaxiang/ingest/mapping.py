@@ -236,6 +236,9 @@ class SourceMapper:
         """Raw rows with the canonical columns, lineage and the quarantine reason ``_hx_reason``.
 
         Raw columns are kept (prefixed ``_hx_src_``) so the quarantine can show the input row.
+        Values are computed once into a scratch table and the rules then read plain columns:
+        Ibis does not share common subexpressions, so a normaliser referenced by the value,
+        its parse check and its enum check would otherwise run three times per row.
         """
         view = f"_hx_sqlview_{self.spec.name}"
         t = self._with_sql_columns(raw, view)
@@ -245,21 +248,32 @@ class SourceMapper:
             # Lines are numbered within their order, in source order.
             number = ibis.row_number().over(group_by=mapped["order_id"].value, order_by=t[ROW_COLUMN]) + 1
             mapped["line_no"] = MappedColumn(number.cast("int64"), None)
+        first: dict[str, ir.Value] = {
+            "source": ibis.literal(self.spec.system_name),
+            "source_row": t[ROW_COLUMN].cast("int64"),
+        }
+        first.update({c: m.value for c, m in mapped.items()})
+        first = {c: first[c].cast(self.targets[c]) for c in self.targets}
+        first.update({f"_hx_fail_{c}": m.failure for c, m in mapped.items() if m.failure is not None})
+        first.update({c: t[c] for c in t.columns if c.startswith("_hx_q_") or c == "_hx_malformed"})
+        self._raw, self._source_cols = raw, source_cols
+        s1 = self.engine.materialize(f"_hx_stage1_{self.spec.name}", t.select(**first), temp=True)
+
         reasons: list[tuple[ir.BooleanValue, ir.StringValue]] = []
-        if "_hx_malformed" in t.columns:
-            reasons.append((t._hx_malformed.notnull(), "malformed line: " + t._hx_malformed))
+        if "_hx_malformed" in s1.columns:
+            reasons.append((s1._hx_malformed.notnull(), "malformed line: " + s1._hx_malformed))
         for i, rule in enumerate(self.spec.quarantine_if):
-            reasons.append((t[f"_hx_q_{i}"], ibis.literal(rule.reason)))
-        for m in mapped.values():
-            if m.failure is not None:
-                reasons.append((m.failure.notnull(), m.failure))
+            reasons.append((s1[f"_hx_q_{i}"], ibis.literal(rule.reason)))
+        for col in mapped:
+            if f"_hx_fail_{col}" in s1.columns:
+                reasons.append((s1[f"_hx_fail_{col}"].notnull(), s1[f"_hx_fail_{col}"]))
         for col in self.rules.primary_key + self.rules.required:
             if col in mapped:
-                reasons.append((mapped[col].value.isnull(), ibis.literal(f"missing {col}")))
+                reasons.append((s1[col].isnull(), ibis.literal(f"missing {col}")))
         for col in self.rules.enums:
             if col in mapped and col in ENUMS:
                 allowed = ENUMS[col]
-                v = mapped[col].value
+                v = s1[col]
                 reasons.append(
                     (
                         v.notnull() & ~v.isin(allowed),
@@ -268,57 +282,74 @@ class SourceMapper:
                     )
                 )
         if self.rules.non_negative:
-            is_sale = mapped["status"].value.isin(["paid", "pending"]) if "status" in mapped else ibis.literal(True)
+            is_sale = s1["status"].isin(["paid", "pending"]) if "status" in mapped else ibis.literal(True)
             for col in self.rules.non_negative:
                 if col in mapped:
-                    reasons.append(
-                        (is_sale & (mapped[col].value < 0), ibis.literal(f"negative {col} on a sale"))
-                    )
+                    reasons.append((is_sale & (s1[col] < 0), ibis.literal(f"negative {col} on a sale")))
         reason = (
             ibis.cases(*[(cond.fill_null(False), text) for cond, text in reasons], else_=ibis.null("string"))
             if reasons
             else ibis.null("string")
         )
-        columns: dict[str, ir.Value] = {
-            "source": ibis.literal(self.spec.system_name),
-            "source_row": t[ROW_COLUMN].cast("int64"),
-        }
-        columns.update({c: m.value for c, m in mapped.items()})
-        columns = {c: columns[c].cast(self.targets[c]) for c in self.targets}
-        extras = {f"_hx_src_{c}": t[c] for c in source_cols}
-        out = t.select(**columns, **extras, **{REASON: reason})
-        return self._duplicates(out, [f"_hx_src_{c}" for c in source_cols])
+        out = s1.select(*self.targets, **{REASON: reason})
+        return self._duplicates(out, raw, source_cols)
 
-    def _duplicates(self, t: ir.Table, source_cols: list[str]) -> ir.Table:
-        reason = t[REASON]
+    def _exact_duplicates(self, raw: ir.Table, source_cols: list[str]) -> ir.Table:
+        """``(source_row, first_row)`` of every row that repeats an earlier row of the source exactly.
+
+        A hash of the row picks candidate groups by a cheap group-by; the exact comparison (a
+        window over all columns, NULLs equal) runs only on those candidates, so hash collisions
+        cost time, never correctness.
+        """
+        keyed = raw.mutate(_hx_h=ibis.struct({c: raw[c] for c in source_cols}).hash())
+        repeated = keyed.group_by("_hx_h").aggregate(_hx_n=ibis._.count()).filter(ibis._._hx_n > 1)
+        cand = keyed.semi_join(repeated, "_hx_h")
+        w = ibis.window(group_by=[cand[c] for c in source_cols], order_by=cand[ROW_COLUMN])
+        dups = cand.select(
+            _hx_dup_row=cand[ROW_COLUMN].cast("int64"),
+            _hx_dup_first=cand[ROW_COLUMN].min().over(w).cast("int64"),
+            _hx_rn=ibis.row_number().over(w),
+        )
+        return dups.filter(dups._hx_rn > 0).drop("_hx_rn")
+
+    def _duplicates(self, t: ir.Table, raw: ir.Table, source_cols: list[str]) -> ir.Table:
+        name = self.spec.name
         if self.spec.dedupe_exact and source_cols:
-            w = ibis.window(group_by=[t[c] for c in source_cols], order_by=t.source_row)
-            first = t.source_row.min().over(w)
-            reason = ibis.coalesce(
-                reason,
-                ibis.ifelse(
-                    ibis.row_number().over(w) > 0,
-                    "exact duplicate of source row " + first.cast("string"),
-                    ibis.null("string"),
-                ),
+            dups = self.engine.materialize(
+                f"_hx_dups_{name}", self._exact_duplicates(raw, source_cols), temp=True
             )
-            t = t.mutate(**{REASON: reason})
-        valid = t[REASON].isnull()
-        pk = [c for c in self.rules.primary_key]
-        w = ibis.window(group_by=[*[t[c] for c in pk], valid], order_by=t.source_row)
-        first = t.source_row.min().over(w)
-        dup = valid & (ibis.row_number().over(w) > 0)
-        key_text = ibis.literal(", ").join([f"{c}=" + t[c].cast("string").fill_null("∅") for c in pk if c != "source"])
-        return t.mutate(
-            **{
-                REASON: ibis.coalesce(
-                    t[REASON],
-                    ibis.ifelse(
-                        dup, "duplicate key (" + key_text + "), first at source row " + first.cast("string"),
-                        ibis.null("string"),
-                    ),
-                )
-            }
+            t = t.left_join(dups, t.source_row == dups._hx_dup_row)
+            t = t.mutate(
+                **{
+                    REASON: ibis.coalesce(
+                        t[REASON],
+                        ibis.ifelse(
+                            t._hx_dup_first.notnull(),
+                            "exact duplicate of source row " + t._hx_dup_first.cast("string"),
+                            ibis.null("string"),
+                        ),
+                    )
+                }
+            ).drop("_hx_dup_row", "_hx_dup_first")
+            t = self.engine.materialize(f"_hx_stage2_{name}", t, temp=True)
+        pk = list(self.rules.primary_key)
+        valid = t.filter(t[REASON].isnull())
+        repeated = valid.group_by(pk).aggregate(_hx_n=ibis._.count()).filter(ibis._._hx_n > 1)
+        cand = valid.semi_join(repeated, pk)
+        w = ibis.window(group_by=[cand[c] for c in pk], order_by=cand.source_row)
+        key_text = ibis.literal(", ").join(
+            [f"{c}=" + cand[c].cast("string").fill_null("∅") for c in pk if c != "source"]
+        )
+        pkdups = cand.select(
+            _hx_pk_row=cand.source_row,
+            _hx_pk_reason="duplicate key (" + key_text + "), first at source row "
+            + cand.source_row.min().over(w).cast("string"),
+            _hx_rn=ibis.row_number().over(w),
+        )
+        pkdups = pkdups.filter(pkdups._hx_rn > 0).drop("_hx_rn")
+        out = t.left_join(pkdups, t.source_row == pkdups._hx_pk_row)
+        return out.mutate(**{REASON: ibis.coalesce(out[REASON], out._hx_pk_reason)}).drop(
+            "_hx_pk_row", "_hx_pk_reason"
         )
 
     def loaded(self, mapped: ir.Table) -> ir.Table:
@@ -327,14 +358,15 @@ class SourceMapper:
 
     def quarantined(self, mapped: ir.Table) -> ir.Table:
         """Rejected rows as ``quarantine`` rows (payload: the raw row as JSON)."""
-        src_cols = [c for c in mapped.columns if c.startswith("_hx_src_")]
-        bad = mapped.filter(mapped[REASON].notnull())
-        return bad.select(
+        bad = mapped.filter(mapped[REASON].notnull()).select("source_row", REASON)
+        raw = self._raw
+        joined = bad.inner_join(raw, bad.source_row == raw[ROW_COLUMN])
+        return joined.select(
             source=ibis.literal(self.spec.name),
-            source_row=bad.source_row,
+            source_row=joined.source_row,
             target_table=ibis.literal(self.spec.table),
-            reason=bad[REASON],
-            payload=json_object({c.removeprefix("_hx_src_"): bad[c] for c in src_cols}),
+            reason=joined[REASON],
+            payload=json_object({c: joined[c] for c in self._source_cols}),
         )
 
 
