@@ -131,9 +131,12 @@ class DuckDBEngine(Engine):
         return self._view(name, f"SELECT line, row_number() OVER () AS {ROW_COLUMN} FROM {read}")
 
     def _read_parquet(self, files: Sequence[Path], *, name: str) -> ir.Table:
-        return self._view(
-            name, f"SELECT *, row_number() OVER () AS {ROW_COLUMN} FROM read_parquet({_sql_list(files)})"
+        # Read once into memory: later steps scan it several times (a view would re-read the files).
+        self.raw.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{name}" AS '
+            f"SELECT *, row_number() OVER () AS {ROW_COLUMN} FROM read_parquet({_sql_list(files)})"
         )
+        return self.con.table(name)
 
     def _register_arrow(self, name: str, table: pa.Table) -> ir.Table:
         self.raw.register(f"_hx_arrow_{name}", table)

@@ -225,7 +225,7 @@ def _read_whitespace(
         **{ROW_COLUMN: (body[ROW_COLUMN] - skip).cast("int64")},
     )
     # Rows with the wrong field count are flagged (quarantined by validation).
-    return projected.mutate(
+    flagged = projected.mutate(
         _hx_malformed=ibis.ifelse(
             projected._hx_fields != n,
             ibis.literal(f"expected {n} whitespace-separated fields, found ")
@@ -233,6 +233,7 @@ def _read_whitespace(
             ibis.null("string"),
         )
     )
+    return engine.materialize(name, flagged, temp=True)
 
 
 def _json_text(value: Any) -> str | None:
