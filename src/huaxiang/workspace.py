@@ -169,7 +169,7 @@ class Workspace:
                 continue
             if progress is not None:
                 progress(stage.name, "")
-                ctx.progress = lambda item, _s=stage.name: progress(_s, item)  # type: ignore[misc]
+                ctx.progress = lambda item, _s=stage.name: progress(_s, item)
             t0 = time.perf_counter()
             result = stage.run(ctx)
             ctx.results[stage.name] = result

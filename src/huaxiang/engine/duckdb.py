@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -147,7 +147,7 @@ class DuckDBEngine(Engine):
         self.raw.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {self.sql_of(expr)}')
 
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
-        return _try_strptime(value, fmt)  # type: ignore[no-any-return]
+        return _try_strptime(value, fmt)
 
     def close(self) -> None:
         self.con.disconnect()

@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import FILE_COLUMN, ROW_COLUMN, Engine
-from huaxiang.errors import UnsupportedOperationError
 
 
 def _require_pyspark() -> Any:
@@ -88,7 +87,7 @@ class SparkEngine(Engine):
 
     name: ClassVar[str] = "spark"
     #: Capability gaps of this backend, declared up front.
-    unsupported: ClassVar[frozenset[str]] = frozenset({"splink_exact_em_on_tiny_data"})
+    unsupported: ClassVar[frozenset[str]] = frozenset({"csv_skip_rows"})
 
     _ids = itertools.count()
 
@@ -173,7 +172,7 @@ class SparkEngine(Engine):
         if columns is None:
             raise ValueError("columns must be known before reading delimited text")
         if skip_rows:
-            raise UnsupportedOperationError("skip_rows is not supported on the spark engine; remove it")
+            self.require("csv_skip_rows")
         schema = StructType(
             [StructField(c, StringType(), True) for c in columns] + [StructField("_hx_corrupt", StringType())]
         )

@@ -62,7 +62,7 @@ class TableRules:
 def rules_for(table: str) -> TableRules:
     """Rules of ``table`` (a canonical table or ``order_lines``)."""
     if table == "order_lines":
-        return TableRules(**_ORDER_LINE_RULES)  # type: ignore[arg-type]
+        return TableRules(**_ORDER_LINE_RULES)
     s = CANONICAL[table]
     return TableRules(s.primary_key, s.required, s.enums, s.non_negative)
 
@@ -88,7 +88,7 @@ def _blank_to_null(value: ir.StringValue, null_values: tuple[str, ...]) -> ir.St
     out = ibis.ifelse(stripped == "", ibis.null("string"), stripped)
     if nulls:
         out = ibis.ifelse(stripped.isin(nulls), ibis.null("string"), out)
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def _utc_offset_seconds(tz: str) -> int:
@@ -167,7 +167,7 @@ class SourceMapper:
         value = self._origin(t, col, cmap)
         present: ir.BooleanValue
         if value.type().is_string():
-            value = _blank_to_null(value, self.spec.null_values)  # type: ignore[arg-type]
+            value = _blank_to_null(value, self.spec.null_values)
         present = value.notnull()
         if cmap.map:
             text = value.cast("string")
@@ -372,7 +372,7 @@ class SourceMapper:
 
 def _quote(value: ir.Value) -> ir.StringValue:
     text = value.cast("string")
-    return ibis.ifelse(text.isnull(), ibis.literal("NULL"), "'" + text.substr(0, 60) + "'")  # type: ignore[no-any-return]
+    return ibis.ifelse(text.isnull(), ibis.literal("NULL"), "'" + text.substr(0, 60) + "'")
 
 
 def _json_string(value: ir.Value) -> ir.StringValue:
@@ -380,7 +380,7 @@ def _json_string(value: ir.Value) -> ir.StringValue:
     escaped = (
         text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     )
-    return ibis.coalesce('"' + escaped + '"', ibis.literal("null"))  # type: ignore[no-any-return]
+    return ibis.coalesce('"' + escaped + '"', ibis.literal("null"))
 
 
 def json_object(columns: Mapping[str, ir.Value]) -> ir.StringValue:
@@ -400,4 +400,4 @@ def json_object(columns: Mapping[str, ir.Value]) -> ir.StringValue:
     out = parts[0]
     for p in parts[1:]:
         out = out + p
-    return out + "}"  # type: ignore[no-any-return]
+    return out + "}"

@@ -336,8 +336,8 @@ def _read_xlsx(files: list[Path], spec: SourceSpec) -> pa.Table:
                 rows.append([_cell_text(v) for v in values][: len(columns)])
         finally:
             book.close()
-    data = {c: [r[i] if i < len(r) else None for r in rows] for i, c in enumerate(columns)}
-    data[ROW_COLUMN] = list(range(1, len(rows) + 1))  # type: ignore[assignment]
+    data: dict[str, list[Any]] = {c: [r[i] if i < len(r) else None for r in rows] for i, c in enumerate(columns)}
+    data[ROW_COLUMN] = list(range(1, len(rows) + 1))
     schema = pa.schema([(c, pa.string()) for c in columns] + [(ROW_COLUMN, pa.int64())])
     return pa.Table.from_pydict(data, schema=schema)
 
