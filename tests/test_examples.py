@@ -145,3 +145,29 @@ def test_taobao(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest
     assert by_type.sort_index().to_dict() == want.value_counts().sort_index().to_dict()
     first = ws.engine.execute(e.event_ts.min())
     assert pd.Timestamp(first) == beijing[inside].min()
+
+
+def test_demo(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest) -> None:
+    huaxiang.Workspace.init(tmp_path / "demo", example="demo", customers=1000, seed=3)
+    options = {"session": request.getfixturevalue("spark_session")} if engine_name == "spark" else {}
+    ws = huaxiang.Workspace.open(tmp_path / "demo", engine=engine_name, **options)
+    report = ws.build(stages=["ingest", "clean"])
+    for s in report.sources:
+        print(f"\n[{engine_name}] demo/{s['name']}: read {s['rows_read']:,} loaded {s['rows_loaded']:,} "
+              f"quarantined {s['rows_quarantined']:,}")
+        assert s["rows_read"] == s["rows_loaded"] + s["rows_quarantined"] > 0
+    data = ws.path / "data"
+    truth = pd.read_csv(data / "ground_truth" / "records.csv", dtype=str)
+    members = ws.engine.execute(ws.table("customers_raw").select("source", "source_customer_id"))
+    # Every CRM and app record of the ground truth is a loaded customer record (dirty rows aside).
+    crm_truth = set(truth.loc[truth["source"] == "crm", "source_customer_id"])
+    crm_loaded = set(members.loc[members["source"] == "crm", "source_customer_id"])
+    assert crm_loaded <= crm_truth and len(crm_loaded) >= 0.99 * len(crm_truth)
+    app_truth = set(truth.loc[truth["source"] == "app", "source_customer_id"])
+    assert set(members.loc[members["source"] == "app", "source_customer_id"]) == app_truth
+    phones = ws.engine.execute(ws.table("customers_raw").phone.notnull().mean())
+    assert phones > 0.8
+    online = pd.read_parquet(data / "online_orders.parquet")
+    o = ws.table("orders")
+    n_app = int(ws.engine.execute(o.filter(o.source == "app").count()))
+    assert n_app == len(online)
