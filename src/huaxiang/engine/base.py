@@ -64,6 +64,10 @@ class Engine(ABC):
         """
 
     @abstractmethod
+    def _append(self, name: str, expr: ir.Table) -> None:
+        """Add the rows of ``expr`` to the existing table ``name`` (columns matched by name)."""
+
+    @abstractmethod
     def _drop(self, name: str) -> None:
         """Remove the table ``name`` if it exists."""
 
@@ -147,6 +151,14 @@ class Engine(ABC):
             self._write(name, expr, temp=temp)
         self.timings[name] = time.perf_counter() - started
         return self.table(name)
+
+    @final
+    def append(self, name: str, expr: ir.Table) -> None:
+        """Add the rows of ``expr`` to the stored table ``name``."""
+        started = time.perf_counter()
+        with self._errors(f"appending to table {name!r}", expr):
+            self._append(name, expr)
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
 
     @final
     def table(self, name: str) -> ir.Table:

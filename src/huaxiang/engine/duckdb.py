@@ -76,9 +76,24 @@ class DuckDBEngine(Engine):
             return
         self.con.create_table(name, expr, overwrite=True)
 
+    def _append(self, name: str, expr: ir.Table) -> None:
+        self.con._run_pre_execute_hooks(expr)
+        # Row order inside a stored table carries no meaning (source_row does); letting DuckDB
+        # write out of order parallelises the insert. Reading CSV keeps order (row numbers).
+        self.raw.execute("SET preserve_insertion_order = false")
+        try:
+            self.raw.execute(f'INSERT INTO "{name}" BY NAME {self.sql_of(expr)}')
+        finally:
+            self.raw.execute("SET preserve_insertion_order = true")
+
     def _drop(self, name: str) -> None:
-        self.con.drop_table(name, force=True)
-        self.con.drop_view(name, force=True)
+        import duckdb
+
+        for kind in ("VIEW", "TABLE"):
+            try:
+                self.raw.execute(f'DROP {kind} IF EXISTS "{name}"')
+            except duckdb.CatalogException:  # the name is the other kind of object
+                continue
 
     def _list(self) -> list[str]:
         return list(self.con.list_tables())
@@ -131,7 +146,14 @@ class DuckDBEngine(Engine):
         return self._view(name, f"SELECT line, row_number() OVER () AS {ROW_COLUMN} FROM {read}")
 
     def _read_parquet(self, files: Sequence[Path], *, name: str) -> ir.Table:
-        # Read once into memory: later steps scan it several times (a view would re-read the files).
+        if len(files) == 1:
+            # The row number within the file comes with the scan (parallel, no window needed).
+            return self._view(
+                name,
+                f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW_COLUMN} "
+                f"FROM read_parquet({_sql_list(files)}, file_row_number=true)",
+            )
+        # Several files: number rows across them in file order, once, into memory.
         self.raw.execute(
             f'CREATE OR REPLACE TEMP TABLE "{name}" AS '
             f"SELECT *, row_number() OVER () AS {ROW_COLUMN} FROM read_parquet({_sql_list(files)})"

@@ -8,9 +8,11 @@ import shutil
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
@@ -137,6 +139,16 @@ class SparkEngine(Engine):
         if old.exists():
             shutil.rmtree(old, ignore_errors=True)
 
+    def _append(self, name: str, expr: ir.Table) -> None:
+        frame = self._frame(expr)
+        if name in self._temps:
+            current = self.session.table(name)
+            current.unionByName(frame).localCheckpoint(eager=True).createOrReplaceTempView(name)
+            return
+        folder = self._views[name]
+        frame.select(*self.session.table(name).columns).write.mode("append").parquet(str(folder))
+        self._attach(name, folder)
+
     def _drop(self, name: str) -> None:
         self.session.catalog.dropTempView(name)
         self._temps.discard(name)
@@ -221,10 +233,47 @@ class SparkEngine(Engine):
         self._frame(expr).createOrReplaceTempView(name)
 
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
-        return value.as_timestamp(fmt).cast("timestamp")
+        return _spark_to_timestamp(value, java_datetime_pattern(fmt))
 
     def close(self) -> None:
         """Leave the shared session running (it is process-wide); forget our views."""
         for name in list(self._views):
             self.session.catalog.dropTempView(name)
         self._views.clear()
+
+
+#: strftime codes -> Java DateTimeFormatter letters (single letters accept 1 or 2 digits when parsing,
+#: as DuckDB's strptime does).
+_STRFTIME_TO_JAVA = {
+    "Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "m", "S": "s", "f": "SSSSSS",
+    "p": "a", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "j": "D", "z": "Z", "%": "%",
+}
+
+
+def java_datetime_pattern(fmt: str) -> str:
+    """Translate a strftime format into a Spark (Java) datetime pattern, quoting literal letters.
+
+    >>> java_datetime_pattern("%Y-%m-%dT%H:%M:%S")
+    "yyyy-M-d'T'H:m:s"
+    >>> java_datetime_pattern("%d.%m.%Y")
+    'd.M.yyyy'
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            code = fmt[i + 1]
+            if code not in _STRFTIME_TO_JAVA:
+                raise ValueError(f"strftime code %{code} in {fmt!r} is not supported on the spark engine")
+            out.append(_STRFTIME_TO_JAVA[code])
+            i += 2
+            continue
+        out.append(f"'{ch}'" if ch.isalpha() else ("''" if ch == "'" else ch))
+        i += 1
+    return "".join(out)
+
+
+@ibis.udf.scalar.builtin(name="to_timestamp")
+def _spark_to_timestamp(value: str, pattern: str) -> datetime:  # type: ignore[empty-body]
+    """Spark's ``to_timestamp(text, pattern)``: NULL where the text does not parse (ANSI off)."""

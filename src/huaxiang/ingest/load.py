@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import pyarrow as pa
 
 from huaxiang.config import WorkspaceConfig
 from huaxiang.engine.base import Engine, safe_name
-from huaxiang.ingest.mapping import REASON, SourceMapper
+from huaxiang.ingest.mapping import SourceMapper
 from huaxiang.ingest.readers import read_source
-from huaxiang.schema import CANONICAL
+from huaxiang.schema import CANONICAL, ORDER_LINE_COLUMNS
 
 #: Quarantine rows are kept in this order of columns.
 QUARANTINE_COLUMNS = tuple(CANONICAL["quarantine"].columns)
@@ -159,10 +158,18 @@ def ingest_sources(
     progress
         Optional callable ``progress(source_name)`` called before each source.
     """
-    loaded: dict[str, list[ir.Table]] = defaultdict(list)
-    quarantine: list[ir.Table] = []
     reports: list[SourceReport] = []
     scratch: list[str] = []
+    # Every canonical table starts empty; each source appends its rows (no full-size union pass).
+    for name in CANONICAL:
+        engine.materialize(name, _empty(engine, name))
+    if any(spec.table == "order_lines" for spec in config.sources):
+        lines_schema = pa.schema([(c, ibis.dtype(t).to_pyarrow()) for c, t in ORDER_LINE_COLUMNS.items()])
+        engine.materialize(
+            "_hx_order_lines", engine.register_arrow("_hx_empty_order_lines", lines_schema.empty_table()),
+            temp=True,
+        )
+        scratch.append("_hx_order_lines")
     for spec in config.sources:
         if progress is not None:
             progress(spec.name)
@@ -175,46 +182,28 @@ def ingest_sources(
             )
             continue
         mapper = SourceMapper(engine, spec, timezone=config.timezone)
-        mapped_name = f"_hx_mapped_{safe_name(spec.name)}"
-        mapped = engine.materialize(mapped_name, mapper.mapped(raw.table), temp=True)
-        scratch.append(mapped_name)
-        counts = engine.execute(
-            mapped.aggregate(
-                total=mapped.count(),
-                bad=mapped[REASON].notnull().sum().fill_null(0),
-            )
-        )
-        total, bad = int(counts["total"][0]), int(counts["bad"][0])
+        mapped = mapper.mapped(raw.table)
+        scratch += [f"_hx_stage1_{spec.name}", f"_hx_dups_{spec.name}", f"_hx_pkdups_{spec.name}", raw.table.get_name()]
+        target = "_hx_order_lines" if spec.table == "order_lines" else spec.table
+        total = int(engine.execute(engine.table(f"_hx_stage1_{spec.name}").count()))
+        before = int(engine.execute(engine.table(target).count()))
+        engine.append(target, mapper.loaded(mapped))
+        loaded = int(engine.execute(engine.table(target).count())) - before
+        engine.append("quarantine", _typed(mapper.quarantined(mapped), dict(CANONICAL["quarantine"].columns)))
         n_rejects = len(raw.rejects)
-        loaded[spec.table].append(mapper.loaded(mapped))
-        quarantine.append(mapper.quarantined(mapped))
         if n_rejects:
-            quarantine.append(_rejects_to_quarantine(engine, spec.name, spec.table, raw.rejects))
+            engine.append("quarantine", _rejects_to_quarantine(engine, spec.name, spec.table, raw.rejects))
         reports.append(
             SourceReport(
                 name=spec.name, table=spec.table, format=spec.format,
-                rows_read=total + n_rejects, rows_loaded=total - bad, rows_quarantined=bad + n_rejects,
+                rows_read=total + n_rejects, rows_loaded=loaded, rows_quarantined=total - loaded + n_rejects,
                 seconds=round(time.perf_counter() - started, 3), files=[str(f) for f in raw.files],
             )
         )
-    if loaded.get("order_lines"):
-        lines = ibis.union(*loaded.pop("order_lines"), distinct=False)
-        lines_name = "_hx_order_lines"
-        lines = engine.materialize(lines_name, lines, temp=True)
-        scratch.append(lines_name)
-        for name, expr in split_order_lines(lines).items():
-            loaded[name].append(expr)
-    table_rows: dict[str, int] = {}
-    for name, schema in CANONICAL.items():
-        if name == "quarantine":
-            continue
-        parts = [_typed(p, dict(schema.columns)) for p in loaded.get(name, [])]
-        expr = ibis.union(*parts, distinct=False) if parts else _empty(engine, name)
-        table = engine.materialize(name, expr)
-        table_rows[name] = int(engine.execute(table.count()))
-    q_parts = [_typed(q, dict(CANONICAL["quarantine"].columns)) for q in quarantine]
-    q_expr = ibis.union(*q_parts, distinct=False) if q_parts else _empty(engine, "quarantine")
-    table_rows["quarantine"] = int(engine.execute(engine.materialize("quarantine", q_expr).count()))
+    if "_hx_order_lines" in scratch:
+        for name, expr in split_order_lines(engine.table("_hx_order_lines")).items():
+            engine.append(name, expr)
+    table_rows = {name: int(engine.execute(engine.table(name).count())) for name in CANONICAL}
     for name in scratch:
         engine.drop(name)
     return IngestResult(reports, table_rows)

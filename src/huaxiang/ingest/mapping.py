@@ -313,6 +313,11 @@ class SourceMapper:
         return dups.filter(dups._hx_rn > 0).drop("_hx_rn")
 
     def _duplicates(self, t: ir.Table, raw: ir.Table, source_cols: list[str]) -> ir.Table:
+        """``t`` with exact-duplicate and duplicate-key reasons added.
+
+        Only the (few) duplicate rows are written, as two small scratch tables; the result is an
+        expression over the stage-1 table, so no full-size table is written here.
+        """
         name = self.spec.name
         if self.spec.dedupe_exact and source_cols:
             dups = self.engine.materialize(
@@ -331,7 +336,6 @@ class SourceMapper:
                     )
                 }
             ).drop("_hx_dup_row", "_hx_dup_first")
-            t = self.engine.materialize(f"_hx_stage2_{name}", t, temp=True)
         pk = list(self.rules.primary_key)
         valid = t.filter(t[REASON].isnull())
         repeated = valid.group_by(pk).aggregate(_hx_n=ibis._.count()).filter(ibis._._hx_n > 1)
@@ -346,7 +350,9 @@ class SourceMapper:
             + cand.source_row.min().over(w).cast("string"),
             _hx_rn=ibis.row_number().over(w),
         )
-        pkdups = pkdups.filter(pkdups._hx_rn > 0).drop("_hx_rn")
+        pkdups = self.engine.materialize(
+            f"_hx_pkdups_{name}", pkdups.filter(pkdups._hx_rn > 0).drop("_hx_rn"), temp=True
+        )
         out = t.left_join(pkdups, t.source_row == pkdups._hx_pk_row)
         return out.mutate(**{REASON: ibis.coalesce(out[REASON], out._hx_pk_reason)}).drop(
             "_hx_pk_row", "_hx_pk_reason"
