@@ -1,0 +1,88 @@
+"""Recency, frequency, monetary value — and the CLV inputs, point in time.
+
+Definitions (``as_of`` is exclusive: only orders before it count; the observation
+period ends on the day before ``as_of``):
+
+- ``recency_days``: days from the last purchase to ``as_of``.
+- ``orders_total`` / ``orders_365d`` / ``orders_90d`` / ``orders_prev_90d``: purchases (paid or
+  pending orders) in all time / the last 365 days / the last 90 / the 90 before those.
+- ``spend_total`` / ``spend_365d``: net spend (sales less credit notes, see
+  :func:`huaxiang.features.persons.person_orders`); ``avg_order_value`` = spend_total / orders_total.
+- CLV inputs as ``lifetimes.utils.summary_data_from_transaction_data(freq="D")`` defines them:
+  orders of one day are one transaction whose value is the day's net spend; ``frequency`` = purchase
+  days − 1; ``recency`` = days from the first to the last purchase day; ``T`` = days from the first
+  purchase day to the end of the observation period; ``monetary_value`` = mean value of the repeat
+  days (0 when frequency is 0).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+
+def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
+    """One row per person with the RFM and CLV columns, from :func:`person_orders` rows.
+
+    >>> import ibis, pandas as pd
+    >>> from datetime import datetime, timedelta
+    >>> o = ibis.memtable(pd.DataFrame({
+    ...     "person_id": ["a", "a", "a", "b"],
+    ...     "order_ts": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 18:00", "2024-01-11 00:00", "2024-01-05 00:00"]),
+    ...     "net_amount": [10.0, 5.0, 20.0, 7.0], "is_purchase": [True, True, True, True]}))
+    >>> r = compute_rfm(o, as_of=datetime(2024, 1, 21)).order_by("person_id").execute()
+    >>> r[["person_id", "frequency", "recency", "T", "monetary_value", "recency_days"]].values.tolist()
+    [['a', 1, 10.0, 19.0, 20.0, 10.0], ['b', 0, 0.0, 15.0, 0.0, 16.0]]
+    """
+    cutoff = ibis.timestamp(as_of)
+    end_day = ibis.date((as_of - _one_day()).date()) if isinstance(as_of, datetime) else None
+    o = orders.mutate(day=orders.order_ts.date())
+    purchases = o.filter(o.is_purchase)
+    d365 = cutoff - ibis.interval(days=365)
+    d90 = cutoff - ibis.interval(days=90)
+    d180 = cutoff - ibis.interval(days=180)
+    counts = purchases.group_by("person_id").aggregate(
+        orders_total=purchases.count(),
+        orders_365d=(purchases.order_ts >= d365).sum(),
+        orders_90d=(purchases.order_ts >= d90).sum(),
+        orders_prev_90d=((purchases.order_ts >= d180) & (purchases.order_ts < d90)).sum(),
+        first_order_ts=purchases.order_ts.min(),
+        last_order_ts=purchases.order_ts.max(),
+    )
+    spend = o.group_by("person_id").aggregate(
+        spend_total=o.net_amount.sum(),
+        spend_365d=ibis.ifelse(o.order_ts >= d365, o.net_amount, 0.0).sum(),
+    )
+    # CLV summary: one transaction per purchase day, valued at the day's net spend.
+    days = o.group_by(["person_id", "day"]).aggregate(value=o.net_amount.sum(), bought=o.is_purchase.any())
+    days = days.filter(days.bought)
+    w = ibis.window(group_by=days.person_id, order_by=days.day)
+    days = days.mutate(is_first=ibis.row_number().over(w) == 0)
+    clv = days.group_by("person_id").aggregate(
+        n_days=days.count(),
+        first_day=days.day.min(),
+        last_day=days.day.max(),
+        repeat_value=ibis.ifelse(days.is_first, 0.0, days.value).sum(),
+    )
+    assert end_day is not None
+    clv = clv.mutate(
+        frequency=(clv.n_days - 1).cast("int64"),
+        recency=clv.last_day.delta(clv.first_day, unit="day").cast("float64"),
+        T=end_day.delta(clv.first_day, unit="day").cast("float64"),
+        monetary_value=ibis.ifelse(clv.n_days > 1, clv.repeat_value / (clv.n_days - 1), 0.0),
+    ).drop("n_days", "first_day", "last_day", "repeat_value")
+    out = counts.inner_join(spend, "person_id").inner_join(clv, "person_id")
+    return out.mutate(
+        recency_days=(cutoff.epoch_seconds() - out.last_order_ts.epoch_seconds()) / 86400.0,
+        avg_order_value=out.spend_total / out.orders_total,
+        orders_total=out.orders_total.cast("int64"),
+        orders_365d=out.orders_365d.cast("int64"),
+        orders_90d=out.orders_90d.cast("int64"),
+        orders_prev_90d=out.orders_prev_90d.cast("int64"),
+    )
+
+
+def _one_day() -> timedelta:
+    return timedelta(days=1)
