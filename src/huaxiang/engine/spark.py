@@ -253,24 +253,38 @@ _STRFTIME_TO_JAVA = {
 def java_datetime_pattern(fmt: str) -> str:
     """Translate a strftime format into a Spark (Java) datetime pattern, quoting literal letters.
 
+    Numeric fields take one letter (1 or 2 digits, like strptime) unless they touch another field
+    with no separator, where Java needs fixed widths to split the digits.
+
     >>> java_datetime_pattern("%Y-%m-%dT%H:%M:%S")
     "yyyy-M-d'T'H:m:s"
     >>> java_datetime_pattern("%d.%m.%Y")
     'd.M.yyyy'
+    >>> java_datetime_pattern("%Y%m%d")
+    'yyyyMMdd'
     """
-    out: list[str] = []
+    tokens: list[tuple[str, str]] = []  # (kind, text): kind "field" or "literal"
     i = 0
     while i < len(fmt):
-        ch = fmt[i]
-        if ch == "%" and i + 1 < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
             code = fmt[i + 1]
             if code not in _STRFTIME_TO_JAVA:
                 raise ValueError(f"strftime code %{code} in {fmt!r} is not supported on the spark engine")
-            out.append(_STRFTIME_TO_JAVA[code])
+            tokens.append(("field", code))
             i += 2
+        else:
+            tokens.append(("literal", fmt[i]))
+            i += 1
+    out: list[str] = []
+    for n, (kind, text) in enumerate(tokens):
+        if kind == "literal":
+            out.append(f"'{text}'" if text.isalpha() else ("''" if text == "'" else text))
             continue
-        out.append(f"'{ch}'" if ch.isalpha() else ("''" if ch == "'" else ch))
-        i += 1
+        letters = _STRFTIME_TO_JAVA[text]
+        touching = any(0 <= j < len(tokens) and tokens[j][0] == "field" for j in (n - 1, n + 1))
+        if touching and len(letters) == 1 and text in "mdHIMS":
+            letters *= 2
+        out.append(letters)
     return "".join(out)
 
 
