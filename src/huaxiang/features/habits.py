@@ -11,6 +11,7 @@ All shares are over the person's purchases (paid or pending orders) before ``as_
   discount / (amount + discount) over discounted orders;
 - ``top_channel``/``top_channel_share``, ``share_app`` … ``share_store``, ``channel_count``;
   ``top_payment_method``/``top_payment_share``;
+- ``share_festival_orders``: placed during a shopping festival (:data:`FESTIVALS`);
 - ``share_refunded_orders``: cancelled or refunded orders (credit notes excluded) over all orders.
 """
 
@@ -20,6 +21,19 @@ import ibis
 import ibis.expr.types as ir
 
 CHANNELS = ("app", "mini_program", "web", "store")
+
+#: Shopping festivals as (month, first day, last day): 618 (Jun 1–18), Double 11 (Nov 1–11),
+#: Double 12 (Dec 12). Spring Festival moves with the lunar calendar and is not in this first list.
+FESTIVALS: tuple[tuple[int, int, int], ...] = ((6, 1, 18), (11, 1, 11), (12, 12, 12))
+
+
+def _in_festival(ts: ir.TimestampValue) -> ir.BooleanValue:
+    month, day = ts.month(), ts.day()
+    hits = [(month == m) & (day >= a) & (day <= b) for m, a, b in FESTIVALS]
+    out = hits[0]
+    for h in hits[1:]:
+        out = out | h
+    return out
 
 
 def _top(t: ir.Table, column: str, name: str, share_name: str) -> ir.Table:
@@ -43,6 +57,7 @@ def compute_habits(orders: ir.Table, *, payday: int = 10, payday_window: int = 5
     p = purchases.mutate(
         _hour=hour, _weekday=weekday, _night=(hour >= 22) | (hour < 2), _weekend=weekday >= 5,
         _payday=(day >= payday) & (day < payday + payday_window), _disc=discounted,
+        _festival=_in_festival(purchases.order_ts),
         _depth=ibis.ifelse(discounted & (purchases.amount + purchases.discount_amount.fill_null(0) > 0), depth,
                            ibis.null("float64")),
     )
@@ -51,6 +66,7 @@ def compute_habits(orders: ir.Table, *, payday: int = 10, payday_window: int = 5
         share_weekend_orders=p._weekend.mean(),
         share_payday_orders=p._payday.mean(),
         share_discounted_orders=p._disc.mean(),
+        share_festival_orders=p._festival.mean(),
         avg_discount_depth=p._depth.mean(),
         channel_count=p.channel.nunique(),
         **{f"share_{c}": (p.channel == c).mean() for c in CHANNELS},

@@ -8,6 +8,10 @@ period ends on the day before ``as_of``):
   pending orders) in all time / the last 365 days / the last 90 / the 90 before those.
 - ``spend_total`` / ``spend_365d``: net spend (sales less credit notes, see
   :func:`huaxiang.features.persons.person_orders`); ``avg_order_value`` = spend_total / orders_total.
+- ``orders_per_month``/``_quarter``/``_year``: purchases per 30.44/91.3/365.25 days since the first
+  purchase day; ``order_trend_90d``: (orders_90d + 1) / (orders_prev_90d + 1), above 1 = growing.
+- ``repurchase_interval_days``: median days between consecutive purchase days;
+  ``repurchase_interval_cv``: their standard deviation over their mean (low = regular).
 - CLV inputs as ``lifetimes.utils.summary_data_from_transaction_data(freq="D")`` defines them:
   orders of one day are one transaction whose value is the day's net spend; ``frequency`` = purchase
   days − 1; ``recency`` = days from the first to the last purchase day; ``T`` = days from the first
@@ -73,7 +77,21 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         T=end_day.delta(clv.first_day, unit="day").cast("float64"),
         monetary_value=ibis.ifelse(clv.n_days > 1, clv.repeat_value / (clv.n_days - 1), 0.0),
     ).drop("n_days", "first_day", "last_day", "repeat_value")
+    # Repurchase interval: gaps between consecutive purchase days.
+    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
+    gaps = gaps.filter(gaps.gap.notnull())
+    intervals = gaps.group_by("person_id").aggregate(
+        repurchase_interval_days=gaps.gap.median(),
+        _gap_mean=gaps.gap.mean(),
+        _gap_std=gaps.gap.std(how="pop"),
+    )
+    intervals = intervals.mutate(
+        repurchase_interval_cv=ibis.ifelse(intervals._gap_mean > 0, intervals._gap_std / intervals._gap_mean,
+                                           ibis.null("float64"))
+    ).drop("_gap_mean", "_gap_std")
     out = counts.inner_join(spend, "person_id").inner_join(clv, "person_id")
+    out = out.left_join(intervals, "person_id").drop("person_id_right")
+    months = (out["T"] + 1) / 30.44
     return out.mutate(
         recency_days=(cutoff.epoch_seconds() - out.last_order_ts.epoch_seconds()) / 86400.0,
         avg_order_value=out.spend_total / out.orders_total,
@@ -81,6 +99,10 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         orders_365d=out.orders_365d.cast("int64"),
         orders_90d=out.orders_90d.cast("int64"),
         orders_prev_90d=out.orders_prev_90d.cast("int64"),
+        orders_per_month=out.orders_total / months,
+        orders_per_quarter=out.orders_total / months * 3,
+        orders_per_year=out.orders_total / months * 12,
+        order_trend_90d=(out.orders_90d + 1) / (out.orders_prev_90d + 1),
     )
 
 

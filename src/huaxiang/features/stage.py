@@ -1,8 +1,10 @@
 """The features stage: one row per person, point in time (``as_of``).
 
-Writes ``features`` and ``feature_catalog``. This first slice covers RFM, the CLV inputs and
-purchase habits (:mod:`huaxiang.features.rfm`, :mod:`huaxiang.features.habits`); preferences,
-funnels, lifecycle and service features are still to come (issue #4).
+Writes ``features`` and ``feature_catalog``. Dimensions: attributes and lifecycle
+(:mod:`~huaxiang.features.attributes`), RFM, frequency and the CLV inputs (:mod:`~huaxiang.features.rfm`),
+habits (:mod:`~huaxiang.features.habits`), preferences and price tier
+(:mod:`~huaxiang.features.preferences`), consumption path and service
+(:mod:`~huaxiang.features.behaviour`). Also writes the population ``funnel``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huaxiang.engine.base import Engine
 from huaxiang.errors import ConfigError
+from huaxiang.features.attributes import compute_attributes, lifecycle_stage
+from huaxiang.features.behaviour import compute_path, compute_service, events_with_persons, population_funnel
 from huaxiang.features.habits import compute_habits
 from huaxiang.features.persons import person_keys, person_orders
+from huaxiang.features.preferences import compute_preferences
 from huaxiang.features.rfm import compute_rfm
 from huaxiang.pipeline import StageContext, StageResult
 
@@ -31,6 +36,7 @@ class FeatureSettings(BaseModel):
     as_of: datetime | None = None
     payday: int = Field(default=10, ge=1, le=28)
     payday_window: int = Field(default=5, ge=1, le=15)
+    high_price_percentile: float = Field(default=0.75, gt=0, lt=1)
 
 
 def parse_settings(raw: dict[str, Any]) -> FeatureSettings:
@@ -51,20 +57,42 @@ def default_as_of(engine: Engine) -> datetime:
     return (max(known).normalize() + timedelta(days=1)).to_pydatetime()
 
 
+def _purchased_lines(engine: Engine, orders: ir.Table) -> ir.Table:
+    """Purchased order lines with ``person_id`` and the product's category and brand."""
+    items = engine.table("order_items")
+    sales = orders.filter(orders.is_purchase).select("source", "order_id", "person_id")
+    lines = items.inner_join(sales, ["source", "order_id"])
+    products = engine.table("products")
+    catalog = products.group_by("product_id").aggregate(category=products.category.max(), brand=products.brand.max())
+    lines = lines.left_join(catalog, "product_id").drop("product_id_right")
+    return lines.select("person_id", "product_id", "category", "brand", "quantity", "unit_price")
+
+
 def compute_features(engine: Engine, *, as_of: datetime, settings: FeatureSettings | None = None,
                      person_ids: list[str] | None = None) -> ir.Table:
     """The features of every person (or only ``person_ids``) from data before ``as_of``."""
     settings = settings or FeatureSettings()
+    keys = person_keys(engine)
     orders = person_orders(engine, as_of=ibis.timestamp(as_of))
-    persons = person_keys(engine).select("person_id").distinct()
+    persons = keys.select("person_id").distinct()
+    identities = engine.table("identities") if engine.has_table("identities") else None
+    events = events_with_persons(engine.table("events"), keys, identities, as_of=as_of)
     if person_ids is not None:
         orders = orders.filter(orders.person_id.isin(person_ids))
         persons = persons.filter(persons.person_id.isin(person_ids))
-    rfm = compute_rfm(orders, as_of=as_of)
-    habits = compute_habits(orders, payday=settings.payday, payday_window=settings.payday_window)
-    out = persons.left_join(rfm, "person_id").drop("person_id_right")
-    out = out.left_join(habits, "person_id").drop("person_id_right")
-    return out.mutate(as_of=ibis.timestamp(as_of))
+        events = events.filter(events.person_id.isin(person_ids))
+    parts = [
+        compute_attributes(engine.table("customers_raw"), keys, as_of=as_of),
+        compute_rfm(orders, as_of=as_of),
+        compute_habits(orders, payday=settings.payday, payday_window=settings.payday_window),
+        compute_preferences(_purchased_lines(engine, orders), high_price_percentile=settings.high_price_percentile),
+        compute_path(events),
+        compute_service(engine.table("interactions"), keys, as_of=as_of),
+    ]
+    out = persons
+    for part in parts:
+        out = out.left_join(part, "person_id").drop("person_id_right")
+    return out.mutate(lifecycle_stage=lifecycle_stage(out), as_of=ibis.timestamp(as_of))
 
 
 CATALOG = [
@@ -105,4 +133,11 @@ def run_features(ctx: StageContext) -> StageResult:
     catalog = pd.DataFrame(CATALOG, columns=["name", "dimension", "unit", "window", "definition_zh", "definition_en"])
     ctx.engine.materialize("feature_catalog", ibis.memtable(catalog))
     rows = int(ctx.engine.execute(features.count()))
-    return StageResult(tables={"features": rows, "feature_catalog": len(catalog)}, details={"as_of": str(as_of)})
+    keys = person_keys(ctx.engine)
+    identities = ctx.engine.table("identities") if ctx.engine.has_table("identities") else None
+    events = events_with_persons(ctx.engine.table("events"), keys, identities, as_of=as_of)
+    funnel = ctx.engine.materialize("funnel", population_funnel(events))
+    return StageResult(
+        tables={"features": rows, "feature_catalog": len(catalog), "funnel": int(ctx.engine.execute(funnel.count()))},
+        details={"as_of": str(as_of)},
+    )
