@@ -26,7 +26,7 @@ RECORD = "record_key"
 
 def record_key(source: ir.StringValue, source_customer_id: ir.StringValue) -> ir.StringValue:
     """The text key of a record: ``source:source_customer_id``."""
-    return source + ":" + source_customer_id  # type: ignore[no-any-return]
+    return source + ":" + source_customer_id
 
 
 def find_hubs(edges: ir.Table, *, max_records_per_value: int, blocklist: Sequence[str]) -> ir.Table:
