@@ -100,7 +100,9 @@ COLUMNS = {
         "churned_at",
         "preferred_category",
     ],
+    "ground_truth/dirty_rows.csv": ["file", "row_number", "defect"],
 }
+DIRTY_FILES = ("pos_orders.csv", "crm_members.csv")
 
 
 def read(root: Path, name: str) -> pd.DataFrame:
@@ -115,12 +117,21 @@ def read(root: Path, name: str) -> pd.DataFrame:
 
 
 class Shop:
-    """The generated files, loaded once, plus the orders attributed to persons via the ground truth."""
+    """The generated files, loaded once, plus the orders attributed to persons via the ground truth.
+
+    ``t`` holds the files without their planted dirty rows (``ground_truth/dirty_rows.csv``), so
+    habits and truth are checked on what a careful ingest loads; ``raw`` holds them as written.
+    """
 
     def __init__(self, root: Path, summary: ShopSummary) -> None:
         self.root = root
         self.summary = summary
-        self.t = {name: read(root, name) for name in FILES}
+        self.raw = {name: read(root, name) for name in FILES}
+        self.dirty = self.raw["ground_truth/dirty_rows.csv"].astype({"row_number": int})
+        self.t = dict(self.raw)
+        for name in DIRTY_FILES:
+            bad = self.dirty.row_number[self.dirty.file == name] - 1
+            self.t[name] = self.raw[name].drop(index=bad).reset_index(drop=True)
         rec = self.t["ground_truth/records.csv"]
         self.persons = self.t["ground_truth/persons.csv"].set_index("person_id")
         for col in ("payday_shopper", "promotion_sensitive", "night_owl", "high_price", "loyal_repurchaser"):
@@ -176,14 +187,43 @@ def precision_recall(predicted: pd.Series, truth: pd.Series) -> tuple[float, flo
 
 
 def test_every_file_has_the_documented_columns(shop: Shop) -> None:
+    assert set(COLUMNS) == set(FILES)
     for name, columns in COLUMNS.items():
         assert list(shop.t[name].columns) == columns, name
+
+
+def test_dirty_rows_are_a_small_share_of_every_kind(shop: Shop) -> None:
+    dirty = shop.dirty
+    assert set(dirty.file) == set(DIRTY_FILES)
+    for name in DIRTY_FILES:
+        rows = dirty.row_number[dirty.file == name]
+        assert rows.is_unique and rows.between(1, len(shop.raw[name])).all()
+        assert len(rows) <= max(0.004 * len(shop.raw[name]), 40)
+    kinds = dirty[dirty.file == "pos_orders.csv"].defect.value_counts()
+    assert kinds.min() >= 5 and len(kinds) == 6
+    pos = shop.raw["pos_orders.csv"].assign(row_number=lambda d: d.index + 1).merge(dirty, on="row_number")
+    pos = pos[pos.file == "pos_orders.csv"].set_index("defect")
+    assert (
+        pd.to_datetime(pos.ts["unreadable_timestamp"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        .isna()
+        .all()
+    )
+    assert (pos.total["text_in_total"] == "N/A").all()
+    assert (pos.payment["unknown_payment"] == "数字人民币").all()
+    assert (pos.total["negative_total"].astype(float) < 0).all() and (
+        pos.status["negative_total"] == "paid"
+    ).all()
+    clean = shop.t["pos_orders.csv"]
+    assert set(pos.receipt_no["duplicate_key"]) <= set(clean.receipt_no)
+    raw = shop.raw["pos_orders.csv"]
+    assert raw.duplicated().sum() == kinds["exact_duplicate"]
+    assert shop.raw["crm_members.csv"].duplicated().sum() == (dirty.file == "crm_members.csv").sum()
 
 
 def test_summary_counts_rows_written(shop: Shop) -> None:
     assert set(shop.summary.rows) == set(FILES)
     for name in FILES:
-        assert shop.summary.rows[name] == len(shop.t[name]), name
+        assert shop.summary.rows[name] == len(shop.raw[name]), name
     assert shop.summary.rows["ground_truth/persons.csv"] == N
     assert shop.summary.seconds > 0
     assert shop.summary.out_dir == shop.root
@@ -228,7 +268,8 @@ def test_referential_integrity(shop: Shop) -> None:
     assert t["products.csv"].sku.is_unique and crm["会员编号"].is_unique and crm["会员卡号"].is_unique
     assert app.user_id.is_unique and on.order_id.is_unique and pos.receipt_no.is_unique
     assert set(t["online_order_items.parquet"].order_id) == set(on.order_id)
-    assert set(t["pos_order_items.csv"].receipt_no) == set(pos.receipt_no)
+    # the lines of a damaged receipt stay (the receipt itself is quarantined at ingest)
+    assert set(t["pos_order_items.csv"].receipt_no) == set(shop.raw["pos_orders.csv"].receipt_no)
     assert set(t["online_order_items.parquet"].sku) <= skus
     assert set(t["pos_order_items.csv"].sku) <= skus
     assert set(on.user_id) <= set(app.user_id)

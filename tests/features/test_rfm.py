@@ -101,4 +101,5 @@ def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
     assert (ha.top_channel, ha.top_channel_share, ha.top_payment_method) == ("app", pytest.approx(2 / 3), "alipay")
     assert (ha.peak_hour, ha.peak_weekday, ha.channel_count) == (23, 6, 2)
     assert ha.share_refunded_orders == pytest.approx(1 / 4)
-    assert habits.loc["b"].share_refunded_orders == 0.0  # a credit note is not a voided order
+    # b: one purchase, cancelled by a credit note: every order placed was cancelled.
+    assert habits.loc["b"].share_refunded_orders == 1.0

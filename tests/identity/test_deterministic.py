@@ -1,4 +1,4 @@
-"""Deterministic identity resolution: scored against the synthetic shop's ground truth."""
+"""Identity resolution on the synthetic shop, scored against its ground truth, on DuckDB and Spark."""
 
 from __future__ import annotations
 
@@ -7,39 +7,83 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 import huaxiang
 from huaxiang.errors import ConfigError
+from huaxiang.identity.probabilistic import pairwise_scores
+
+# The demo shop re-registers ~2 % of CRM members with a *new* member card (synthetic.py: crm_dup), so in
+# this shop a member card is not unique per person; everything else keeps the defaults.
+DEMO_IDENTITY = {"unique_per_person": ["user_id", "national_id"]}
 
 
-def pairwise(truth: pd.Series, pred: pd.Series) -> tuple[float, float]:
-    """Pairwise precision and recall of a clustering against the truth."""
-    def pairs(s: pd.Series) -> int:
-        n = s.value_counts()
-        return int((n * (n - 1) // 2).sum())
+def _demo(tmp_path: Path, customers: int, seed: int, identity: dict[str, Any] | None = None) -> Path:
+    folder = tmp_path / "demo"
+    huaxiang.Workspace.init(folder, example="demo", customers=customers, seed=seed)
+    config_file = folder / "huaxiang.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    config.setdefault("identity", {}).update(identity if identity is not None else DEMO_IDENTITY)
+    config_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return folder
 
-    tp = pairs(truth + "|" + pred)
-    return tp / max(pairs(pred), 1), tp / max(pairs(truth), 1)
 
-
-def test_demo_persons_against_ground_truth(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest) -> None:
-    huaxiang.Workspace.init(tmp_path / "demo", example="demo", customers=1500, seed=5)
-    options = {"session": request.getfixturevalue("spark_session")} if engine_name == "spark" else {}
-    ws = huaxiang.Workspace.open(tmp_path / "demo", engine=engine_name, **options)
-    report = ws.build(stages=["ingest", "clean", "identity"])
+def _score(ws: huaxiang.Workspace) -> tuple[float, float, pd.DataFrame]:
     truth = pd.read_csv(ws.path / "data" / "ground_truth" / "records.csv", dtype=str)
     pred = ws.engine.execute(ws.table("record_persons"))
     merged = truth.merge(pred, on=["source", "source_customer_id"], suffixes=("_true", "_pred"), validate="one_to_one")
-    assert len(merged) >= 0.99 * len(truth)
-    precision, recall = pairwise(merged["person_id_true"], merged["person_id_pred"])
-    print(f"\n[{engine_name}] deterministic identity: precision {precision:.4f} recall {recall:.4f} "
-          f"({report.tables['persons']} persons from {report.tables['record_persons']} records)")
+    assert len(merged) == len(truth)  # every true record got a person
+    precision, recall, _ = pairwise_scores(merged["person_id_true"], merged["person_id_pred"])
+    return precision, recall, merged
+
+
+def test_demo_persons_against_ground_truth(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest) -> None:
+    # Splink on Spark runs many small jobs (~2 min at 1500 customers): a smaller shop there
+    folder = _demo(tmp_path, 1500 if engine_name == "duckdb" else 500, 5)
+    options = {"session": request.getfixturevalue("spark_session")} if engine_name == "spark" else {}
+    ws = huaxiang.Workspace.open(folder, engine=engine_name, **options)
+    report = ws.build(stages=["ingest", "clean", "identity"])
+    precision, recall, merged = _score(ws)
+    print(f"\n[{engine_name}] identity: pairwise precision {precision:.4f} recall {recall:.4f} "
+          f"({report.tables['persons']} persons from {report.tables['record_persons']} records; "
+          f"{merged['person_id_true'].nunique()} true persons) seconds {report.details['identity']['seconds']}")
     assert precision >= 0.995  # the issue's goal
-    assert recall >= 0.95  # deterministic rules only; the goal (0.98) needs probabilistic matching
+    # The issue's recall goal is 0.98. In this shop ~4 % of true pairs are app accounts whose CRM twin
+    # shares no identifier at all (the app export has no name or birth date; the phone is missing or
+    # the staff placeholder on the CRM side) — no honest evidence links them; see the stage report.
+    assert recall >= 0.95
     hubs = ws.engine.execute(ws.table("identity_hubs"))
     assert "+8613800000000" in set(hubs["identifier_value"])  # the shop's placeholder phone never links
     persons = ws.engine.execute(ws.table("persons"))
-    assert persons["person_id"].is_unique and len(persons) == pred["person_id"].nunique()
+    assert persons["person_id"].is_unique and len(persons) == merged["person_id_pred"].nunique()
+    # every pos record (a member card) reaches its CRM member through source_keys
+    pos = merged[merged.source == "pos"]
+    crm = merged[merged.source == "crm"].set_index("person_id_true")["person_id_pred"]
+    joined = pos.person_id_pred == pos.person_id_true.map(crm.groupby(level=0).first())
+    assert joined.mean() > 0.99
+    ws.close()
+
+
+def test_member_card_conflict_blocks_merges(tmp_path: Path) -> None:
+    """With member_card unique per person (the default), re-registered members stay apart: reported."""
+    folder = _demo(tmp_path, 600, 11, identity={})
+    ws = huaxiang.Workspace.open(folder)
+    ws.build(stages=["ingest", "clean", "identity"])
+    precision, recall, merged = _score(ws)
+    print(f"\n[duckdb, member_card unique] precision {precision:.4f} recall {recall:.4f}")
+    conflicts = ws.engine.execute(ws.table("identity_conflicts"))
+    assert precision == 1.0
+    assert set(conflicts["identifier_type"]) == {"member_card"}
+    # each refused merge is a real re-registration: the true person of the group holds two CRM cards
+    crm = merged[merged.source == "crm"]
+    twice = crm.groupby("person_id_true").size()
+    true_of = (merged.source + ":" + merged.source_customer_id).to_frame("k").assign(p=merged.person_id_true)
+    owner = conflicts["label"].map(true_of.set_index("k")["p"])
+    assert len(conflicts) > 0 and owner.map(twice).eq(2).all()
+    rp = ws.engine.execute(ws.table("record_persons"))
+    cards = rp[rp.source == "crm"].groupby("person_id").size()
+    assert cards.max() == 1  # no person holds two CRM member records (two cards)
+    ws.close()
 
 
 def test_hub_identifier_does_not_glue_500_people(make_workspace: Any) -> None:
@@ -59,7 +103,13 @@ def test_hub_identifier_does_not_glue_500_people(make_workspace: Any) -> None:
 
 
 def test_bad_identity_settings_name_the_key(make_workspace: Any) -> None:
-    config = {"identity": {"strong_identifiers": ["phone", "passport"]}, "sources": []}
+    config = {"identity": {"identifiers": ["phone", "passport"], "hub_treshold": 3}, "sources": []}
     ws = make_workspace(config)
-    with pytest.raises(ConfigError, match=r"identity.strong_identifiers: unknown identifier types \['passport'\]"):
+    with pytest.raises(ConfigError, match=r"identity.hub_treshold: Extra inputs are not permitted \(check the "
+                                          r"spelling; valid keys: .*hub_threshold") as err:
         ws.build(stages=["ingest", "clean", "identity"])
+    assert "identity.identifiers: unknown identifier types ['passport']" in str(err.value)
+    with pytest.raises(ConfigError, match=r"identity.survivorship.name: Input should be 'most_recent'"):
+        from huaxiang.identity.settings import parse_settings
+
+        parse_settings({"survivorship": {"name": "longest"}})

@@ -8,11 +8,16 @@ belong to which real person and which habits were planted on whom.
 
 Everything is drawn with numpy from one seed (no per-customer Python loop), so
 the same seed writes byte-identical files and 1M customers take about a
-minute. The noise is the kind identity resolution and cleaning must survive:
+minute and a half on two cores. The noise is the kind identity resolution and cleaning must survive:
 phone numbers in six formats (sometimes full-width, sometimes the staff's
 placeholder ``13800000000``), name typos (homophones, traditional characters,
 full-width spaces), re-registered members with two CRM records, families
-sharing one device, guests paying without a member card.
+sharing one device, guests paying without a member card. A few rows are broken
+on purpose (about 0.2 %, listed in ``ground_truth/dirty_rows.csv``): in
+``pos_orders.csv`` unreadable timestamps, ``N/A`` totals, an unknown payment
+label, negative totals on paid receipts, re-sent and re-rung receipts; in
+``crm_members.csv`` exact duplicate rows. An ingest should quarantine exactly
+those.
 
 Planted habits (flags in ``ground_truth/persons.csv``) are only given to
 persons with enough attributable orders (at least about 7 expected) to show
@@ -53,6 +58,37 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from huaxiang.datasets._vocab import (
+    ADJECTIVES,
+    BAD_TIMESTAMPS,
+    BAD_TOTAL,
+    CITIES,
+    EMAIL_DOMAINS,
+    EVENTS,
+    FEMALE_CHARS,
+    HOUR_ONLINE,
+    HOUR_STORE,
+    LEAVES,
+    LEVELS,
+    MALE_CHARS,
+    NICK_HEAD,
+    NICK_TAIL,
+    OCCUPATIONS,
+    ONLINE_PAY,
+    ONLINE_STATUS,
+    PLATFORMS,
+    PROMO_CODES,
+    REVIEW_TEXT,
+    SPRING_FESTIVAL,
+    STORE_PAY,
+    STORE_STATUS,
+    SURNAMES,
+    TICKET_TEXT,
+    TICKET_TYPES,
+    TOPS,
+    UNKNOWN_STORE_PAY,
+)
+
 __all__ = ["FILES", "ShopSummary", "generate_shop", "main"]
 
 Arr = npt.NDArray[Any]
@@ -71,402 +107,16 @@ FILES: tuple[str, ...] = (
     "campaign_touches.csv",
     "ground_truth/records.csv",
     "ground_truth/persons.csv",
+    "ground_truth/dirty_rows.csv",
 )
 """Every file :func:`generate_shop` writes, relative to ``out_dir``."""
 
 PLACEHOLDER_PHONE = "13800000000"
 """The phone number shop staff type when a member gives none."""
 
-# --------------------------------------------------------------------------- vocabularies
-
-# surname, traditional form, pinyin, relative frequency
-_SURNAMES: tuple[tuple[str, str, str, float], ...] = (
-    ("王", "王", "wang", 7.1),
-    ("李", "李", "li", 7.0),
-    ("张", "張", "zhang", 6.7),
-    ("刘", "劉", "liu", 5.4),
-    ("陈", "陳", "chen", 4.5),
-    ("杨", "楊", "yang", 3.1),
-    ("黄", "黃", "huang", 2.2),
-    ("赵", "趙", "zhao", 2.0),
-    ("吴", "吳", "wu", 2.0),
-    ("周", "周", "zhou", 1.9),
-    ("徐", "徐", "xu", 1.3),
-    ("孙", "孫", "sun", 1.2),
-    ("马", "馬", "ma", 1.2),
-    ("朱", "朱", "zhu", 1.1),
-    ("胡", "胡", "hu", 1.1),
-    ("郭", "郭", "guo", 1.1),
-    ("何", "何", "he", 0.9),
-    ("林", "林", "lin", 0.9),
-    ("高", "高", "gao", 0.9),
-    ("罗", "羅", "luo", 0.9),
-    ("郑", "鄭", "zheng", 0.8),
-    ("梁", "梁", "liang", 0.7),
-    ("谢", "謝", "xie", 0.6),
-    ("宋", "宋", "song", 0.6),
-    ("唐", "唐", "tang", 0.6),
-    ("许", "許", "xu", 0.5),
-    ("韩", "韓", "han", 0.5),
-    ("冯", "馮", "feng", 0.5),
-    ("邓", "鄧", "deng", 0.5),
-    ("曹", "曹", "cao", 0.5),
-    ("彭", "彭", "peng", 0.5),
-    ("曾", "曾", "zeng", 0.5),
-    ("肖", "蕭", "xiao", 0.5),
-    ("田", "田", "tian", 0.4),
-    ("董", "董", "dong", 0.4),
-    ("袁", "袁", "yuan", 0.4),
-    ("潘", "潘", "pan", 0.4),
-    ("蒋", "蔣", "jiang", 0.4),
-    ("蔡", "蔡", "cai", 0.4),
-    ("余", "余", "yu", 0.4),
-    ("杜", "杜", "du", 0.4),
-    ("叶", "葉", "ye", 0.4),
-    ("程", "程", "cheng", 0.4),
-    ("苏", "蘇", "su", 0.4),
-    ("魏", "魏", "wei", 0.3),
-    ("吕", "呂", "lv", 0.3),
-    ("丁", "丁", "ding", 0.3),
-    ("沈", "沈", "shen", 0.3),
-    ("姚", "姚", "yao", 0.3),
-    ("卢", "盧", "lu", 0.3),
-    ("姜", "姜", "jiang", 0.3),
-    ("崔", "崔", "cui", 0.3),
-    ("钟", "鍾", "zhong", 0.3),
-    ("谭", "譚", "tan", 0.3),
-    ("陆", "陸", "lu", 0.3),
-    ("汪", "汪", "wang", 0.3),
-    ("范", "范", "fan", 0.3),
-    ("金", "金", "jin", 0.3),
-    ("石", "石", "shi", 0.3),
-    ("廖", "廖", "liao", 0.3),
-    ("贾", "賈", "jia", 0.2),
-    ("夏", "夏", "xia", 0.2),
-    ("韦", "韋", "wei", 0.2),
-    ("方", "方", "fang", 0.2),
-    ("白", "白", "bai", 0.2),
-    ("邹", "鄒", "zou", 0.2),
-    ("孟", "孟", "meng", 0.2),
-    ("熊", "熊", "xiong", 0.2),
-    ("秦", "秦", "qin", 0.2),
-    ("邱", "邱", "qiu", 0.2),
-    ("欧阳", "歐陽", "ouyang", 0.05),
-    ("司马", "司馬", "sima", 0.02),
-    ("上官", "上官", "shangguan", 0.02),
-)
-
-# given-name character, traditional form, a homophone (the typo), pinyin
-_MALE_CHARS: tuple[tuple[str, str, str, str], ...] = (
-    ("伟", "偉", "玮", "wei"),
-    ("强", "強", "蔷", "qiang"),
-    ("磊", "磊", "垒", "lei"),
-    ("军", "軍", "君", "jun"),
-    ("洋", "洋", "阳", "yang"),
-    ("勇", "勇", "永", "yong"),
-    ("杰", "傑", "洁", "jie"),
-    ("涛", "濤", "韬", "tao"),
-    ("明", "明", "铭", "ming"),
-    ("超", "超", "潮", "chao"),
-    ("刚", "剛", "钢", "gang"),
-    ("平", "平", "萍", "ping"),
-    ("辉", "輝", "晖", "hui"),
-    ("鹏", "鵬", "朋", "peng"),
-    ("华", "華", "桦", "hua"),
-    ("飞", "飛", "菲", "fei"),
-    ("鑫", "鑫", "欣", "xin"),
-    ("波", "波", "博", "bo"),
-    ("斌", "斌", "彬", "bin"),
-    ("宇", "宇", "羽", "yu"),
-    ("浩", "浩", "昊", "hao"),
-    ("凯", "凱", "铠", "kai"),
-    ("健", "健", "建", "jian"),
-    ("俊", "俊", "骏", "jun"),
-    ("帆", "帆", "凡", "fan"),
-    ("旭", "旭", "煦", "xu"),
-    ("宁", "寧", "凝", "ning"),
-    ("龙", "龍", "隆", "long"),
-    ("文", "文", "雯", "wen"),
-    ("国", "國", "果", "guo"),
-    ("志", "誌", "智", "zhi"),
-    ("峰", "峰", "锋", "feng"),
-    ("亮", "亮", "谅", "liang"),
-    ("晨", "晨", "辰", "chen"),
-    ("阳", "陽", "洋", "yang"),
-    ("轩", "軒", "宣", "xuan"),
-    ("睿", "睿", "瑞", "rui"),
-    ("子", "子", "梓", "zi"),
-    ("天", "天", "添", "tian"),
-    ("泽", "澤", "则", "ze"),
-    ("成", "成", "诚", "cheng"),
-    ("东", "東", "冬", "dong"),
-    ("鸿", "鴻", "宏", "hong"),
-    ("嘉", "嘉", "佳", "jia"),
-)
-_FEMALE_CHARS: tuple[tuple[str, str, str, str], ...] = (
-    ("芳", "芳", "方", "fang"),
-    ("娜", "娜", "那", "na"),
-    ("敏", "敏", "民", "min"),
-    ("静", "靜", "婧", "jing"),
-    ("丽", "麗", "莉", "li"),
-    ("艳", "艷", "燕", "yan"),
-    ("娟", "娟", "鹃", "juan"),
-    ("霞", "霞", "侠", "xia"),
-    ("秀", "秀", "绣", "xiu"),
-    ("玲", "玲", "铃", "ling"),
-    ("婷", "婷", "亭", "ting"),
-    ("雪", "雪", "薛", "xue"),
-    ("慧", "慧", "惠", "hui"),
-    ("莹", "瑩", "盈", "ying"),
-    ("晶", "晶", "菁", "jing"),
-    ("颖", "穎", "影", "ying"),
-    ("琳", "琳", "林", "lin"),
-    ("欣", "欣", "馨", "xin"),
-    ("怡", "怡", "宜", "yi"),
-    ("佳", "佳", "嘉", "jia"),
-    ("梦", "夢", "孟", "meng"),
-    ("雨", "雨", "语", "yu"),
-    ("倩", "倩", "茜", "qian"),
-    ("洁", "潔", "杰", "jie"),
-    ("悦", "悅", "月", "yue"),
-    ("璐", "璐", "露", "lu"),
-    ("萱", "萱", "宣", "xuan"),
-    ("涵", "涵", "寒", "han"),
-    ("思", "思", "丝", "si"),
-    ("瑶", "瑤", "遥", "yao"),
-    ("诗", "詩", "师", "shi"),
-    ("月", "月", "悦", "yue"),
-    ("晓", "曉", "小", "xiao"),
-    ("丹", "丹", "单", "dan"),
-    ("蕾", "蕾", "雷", "lei"),
-    ("薇", "薇", "微", "wei"),
-    ("燕", "燕", "艳", "yan"),
-    ("红", "紅", "虹", "hong"),
-    ("兰", "蘭", "岚", "lan"),
-    ("凤", "鳳", "风", "feng"),
-)
-
-# province, city, tier (1 = 一线 … 4 = 三线及以下), weight
-_CITIES: tuple[tuple[str, str, int, float], ...] = (
-    ("北京", "北京", 1, 5.0),
-    ("上海", "上海", 1, 5.5),
-    ("广东", "广州", 1, 4.5),
-    ("广东", "深圳", 1, 4.5),
-    ("四川", "成都", 2, 3.5),
-    ("浙江", "杭州", 2, 3.5),
-    ("湖北", "武汉", 2, 3.0),
-    ("江苏", "南京", 2, 2.8),
-    ("重庆", "重庆", 2, 3.0),
-    ("天津", "天津", 2, 2.5),
-    ("陕西", "西安", 2, 2.5),
-    ("江苏", "苏州", 2, 2.8),
-    ("湖南", "长沙", 2, 2.2),
-    ("河南", "郑州", 2, 2.2),
-    ("山东", "青岛", 2, 2.0),
-    ("辽宁", "沈阳", 2, 1.6),
-    ("浙江", "宁波", 2, 1.8),
-    ("广东", "东莞", 2, 1.8),
-    ("云南", "昆明", 2, 1.5),
-    ("福建", "厦门", 3, 1.3),
-    ("福建", "福州", 3, 1.3),
-    ("山东", "济南", 3, 1.4),
-    ("安徽", "合肥", 3, 1.5),
-    ("黑龙江", "哈尔滨", 3, 1.2),
-    ("吉林", "长春", 3, 1.0),
-    ("辽宁", "大连", 3, 1.1),
-    ("江西", "南昌", 3, 1.0),
-    ("广西", "南宁", 3, 1.0),
-    ("山西", "太原", 3, 0.9),
-    ("河北", "石家庄", 3, 1.0),
-    ("贵州", "贵阳", 3, 0.9),
-    ("浙江", "温州", 3, 1.0),
-    ("江苏", "无锡", 3, 1.1),
-    ("广东", "佛山", 3, 1.3),
-    ("江苏", "徐州", 4, 0.7),
-    ("湖南", "岳阳", 4, 0.5),
-    ("河南", "洛阳", 4, 0.6),
-    ("广东", "汕头", 4, 0.5),
-    ("河北", "保定", 4, 0.6),
-    ("安徽", "芜湖", 4, 0.5),
-    ("甘肃", "兰州", 4, 0.6),
-    ("新疆", "乌鲁木齐", 4, 0.5),
-    ("内蒙古", "呼和浩特", 4, 0.4),
-    ("海南", "海口", 4, 0.5),
-    ("四川", "绵阳", 4, 0.4),
-    ("湖北", "宜昌", 4, 0.4),
-)
-_OCCUPATIONS = (
-    "企业职员",
-    "公务员",
-    "教师",
-    "医生",
-    "工程师",
-    "销售",
-    "自由职业",
-    "学生",
-    "个体经营",
-    "退休",
-    "程序员",
-    "设计师",
-    "财务",
-    "护士",
-    "律师",
-    "其他",
-)
-_LEVELS = ("普通", "银卡", "金卡", "钻石")
-
-# top category, brands
-_TOPS: tuple[tuple[str, tuple[str, ...], float], ...] = (
-    ("食品", ("伊利", "蒙牛", "光明", "三只松鼠", "良品铺子", "金龙鱼", "福临门", "康师傅", "百草味"), 3.0),
-    ("酒水饮料", ("农夫山泉", "元气森林", "茅台", "五粮液", "张裕", "雀巢", "可口可乐", "东方树叶"), 1.6),
-    ("生鲜", ("佳沛", "褚橙", "正大", "盒马", "国联", "百果园"), 2.0),
-    ("美妆个护", ("珀莱雅", "完美日记", "花西子", "自然堂", "百雀羚", "云南白药", "海飞丝"), 1.3),
-    ("母婴", ("飞鹤", "君乐宝", "好奇", "帮宝适", "贝亲", "babycare"), 0.8),
-    ("家居日用", ("蓝月亮", "立白", "维达", "清风", "苏泊尔", "罗莱", "天堂伞"), 1.5),
-    ("数码家电", ("小米", "华为", "美的", "格力", "海尔", "九阳", "荣耀", "OPPO"), 0.7),
-    ("服饰鞋包", ("安踏", "李宁", "波司登", "海澜之家", "太平鸟", "森马", "特步"), 1.1),
-)
-# top index, path below the top, median price (CNY), specs
-_LEAVES: tuple[tuple[int, str, float, tuple[str, ...]], ...] = (
-    (0, "乳制品/牛奶", 55.0, ("250ml×12盒", "1L×6盒", "200ml×24盒")),
-    (0, "乳制品/酸奶", 35.0, ("100g×8杯", "200g×10瓶")),
-    (0, "休闲零食/饼干", 25.0, ("400g", "1kg礼盒")),
-    (0, "休闲零食/坚果", 60.0, ("每日坚果30袋", "500g")),
-    (0, "粮油调味/大米", 65.0, ("5kg", "10kg")),
-    (0, "粮油调味/食用油", 75.0, ("5L", "1.8L×2")),
-    (0, "速食/方便面", 20.0, ("5连包", "12桶整箱")),
-    (1, "饮料/碳酸饮料", 30.0, ("330ml×24罐", "2L×6瓶")),
-    (1, "饮料/茶饮料", 35.0, ("500ml×15瓶", "900ml×12瓶")),
-    (1, "酒类/白酒", 600.0, ("500ml", "500ml×2礼盒")),
-    (1, "酒类/葡萄酒", 180.0, ("750ml", "750ml×6整箱")),
-    (1, "咖啡冲调/咖啡", 80.0, ("速溶30条", "咖啡豆500g")),
-    (2, "水果/苹果", 50.0, ("5斤装", "10斤装")),
-    (2, "水果/车厘子", 150.0, ("2斤JJ级", "5斤JJJ级")),
-    (2, "肉禽蛋/猪肉", 60.0, ("五花肉1kg", "排骨1kg")),
-    (2, "海鲜水产/虾", 120.0, ("1kg", "2kg")),
-    (2, "蔬菜/叶菜", 15.0, ("500g", "1kg")),
-    (3, "护肤/面霜", 220.0, ("50g", "30g")),
-    (3, "护肤/精华", 320.0, ("30ml", "50ml")),
-    (3, "彩妆/口红", 160.0, ("3.5g", "礼盒装")),
-    (3, "个人护理/洗发水", 55.0, ("750ml", "400ml×2")),
-    (3, "个人护理/牙膏", 25.0, ("120g×3", "180g")),
-    (4, "奶粉/婴儿奶粉", 280.0, ("1段800g", "3段800g")),
-    (4, "尿裤湿巾/纸尿裤", 130.0, ("M码62片", "L码54片")),
-    (4, "喂养用品/奶瓶", 90.0, ("240ml", "160ml")),
-    (4, "玩具/积木", 200.0, ("大颗粒", "科技系列")),
-    (5, "清洁用品/洗衣液", 50.0, ("3kg", "2kg×2")),
-    (5, "纸品/抽纸", 45.0, ("24包", "10包")),
-    (5, "厨具/锅具", 260.0, ("28cm炒锅", "24cm汤锅")),
-    (5, "家纺/四件套", 400.0, ("1.5m", "1.8m")),
-    (5, "收纳/收纳箱", 60.0, ("3只装", "大号")),
-    (6, "手机/智能手机", 2800.0, ("8+256G", "12+512G")),
-    (6, "耳机/蓝牙耳机", 300.0, ("降噪版", "标准版")),
-    (6, "小家电/电饭煲", 350.0, ("4L", "3L")),
-    (6, "小家电/吸尘器", 900.0, ("无线", "手持")),
-    (6, "大家电/空调", 3200.0, ("1.5匹", "大1匹")),
-    (7, "男装/T恤", 90.0, ("L", "XL")),
-    (7, "女装/连衣裙", 260.0, ("S", "M")),
-    (7, "运动鞋/跑步鞋", 450.0, ("42码", "38码")),
-    (7, "箱包/双肩包", 230.0, ("20L", "15寸")),
-)
-_ADJECTIVES = ("经典", "精选", "进口", "有机", "新款", "家庭装", "旗舰", "轻享", "特惠", "臻选")
-
-_PLATFORMS = ("app", "mini_program", "web")
-_ONLINE_PAY = ("支付宝", "微信支付", "银联", "信用卡")
-_STORE_PAY = ("支付宝", "微信", "银联卡", "现金")
-_ONLINE_STATUS = ("已支付", "已取消", "已退款")
-_STORE_STATUS = ("paid", "refunded")
-_PROMO_CODES = ("MEMBER95", "NEW10", "WEEKEND88", "FULL200-30", "VIPDAY", "DOUBLE11", "MID618")
-_EVENTS = (
-    "Page Viewed",
-    "Products Searched",
-    "Product Viewed",
-    "Product Added",
-    "Product Added to Wishlist",
-    "Checkout Started",
-    "Order Completed",
-    "Payment Completed",
-    "Return Requested",
-)
 _PV, _PS, _PRV, _PA, _PW, _CS, _OC, _PC, _RR = range(9)
-_EMAIL_DOMAINS = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "sina.com", "foxmail.com")
-_NICK_HEAD = ("快乐", "阳光", "安静的", "小小", "追风", "爱吃", "momo", "Lily", "Tom", "Coco", "懒懒", "元气")
-_NICK_TAIL = ("小猪", "少年", "猫咪", "鱼", "兔子", "酱", "er", "_cn", "宝宝", "达人", "君", "")
-_TICKET_TYPES = ("投诉", "咨询", "退换货")
-_TICKET_TEXT: tuple[tuple[str, ...], ...] = (
-    (
-        "快递太慢了，一周还没到",
-        "收到的商品有破损",
-        "客服态度差",
-        "Delivery was late and the box was damaged",
-        "发票一直没开",
-        "门店排队太久",
-    ),
-    (
-        "请问会员积分怎么兑换？",
-        "这款有没有大一码？",
-        "什么时候有活动？",
-        "How do I change my phone number?",
-        "门店营业时间是几点",
-        "优惠券怎么用",
-    ),
-    ("尺码不合适想换货", "质量有问题申请退货", "发错货了", "I want to return this item", "七天无理由退货"),
-)
-_REVIEW_TEXT: tuple[tuple[str, ...], ...] = (
-    ("质量很差，不会再买了", "和描述不符", "Terrible quality, returned it"),
-    ("一般般吧", "包装有点破", "Not great"),
-    ("还可以", "中规中矩", "It's OK"),
-    ("不错，物流很快", "性价比高", "Good value, fast delivery"),
-    ("非常满意，回购很多次了", "好评！", "Love it, will buy again", "品质很好，推荐"),
-)
-
-# Spring Festival (春节) dates; the fortnight before is the 年货节 rush, the holiday week is quiet.
-_SPRING_FESTIVAL = (
-    "2018-02-16",
-    "2019-02-05",
-    "2020-01-25",
-    "2021-02-12",
-    "2022-02-01",
-    "2023-01-22",
-    "2024-02-10",
-    "2025-01-29",
-    "2026-02-17",
-    "2027-02-06",
-    "2028-01-26",
-    "2029-02-13",
-    "2030-02-03",
-)
-_HOUR_ONLINE = np.array(
-    [
-        1.2,
-        0.6,
-        0.3,
-        0.2,
-        0.2,
-        0.3,
-        0.8,
-        1.5,
-        2.5,
-        3.5,
-        4.5,
-        5.0,
-        6.5,
-        5.5,
-        4.0,
-        3.8,
-        4.0,
-        4.5,
-        5.0,
-        6.5,
-        7.5,
-        7.0,
-        2.6,
-        1.4,
-    ]
-)
-_HOUR_STORE = np.array(
-    [0, 0, 0, 0, 0, 0, 0, 0.5, 2.0, 3.5, 5.0, 6.0, 6.5, 5.0, 4.0, 4.0, 5.0, 6.5, 7.5, 7.0, 5.5, 3.0, 0.8, 0.0]
-)
+_HOUR_ONLINE_P = np.array(HOUR_ONLINE) / np.sum(HOUR_ONLINE)
+_HOUR_STORE_P = np.array(HOUR_STORE) / np.sum(HOUR_STORE)
 _NIGHT_HOURS = np.array([22, 23, 0, 1])
 _NIGHT_P = np.array([0.35, 0.35, 0.2, 0.1])
 _Q_LOW = np.cumsum([0.36, 0.33, 0.22, 0.09])
@@ -510,23 +160,43 @@ def _strings(values: Sequence[str]) -> pa.Array:
     return pa.array(list(values), pa.string())
 
 
+_ONES = (48 + np.arange(100) % 10).astype(np.uint8)  # ASCII digits of 00..99
+_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
+
+
 def _fixed(n: int, parts: Sequence[bytes | tuple[Arr, int]]) -> pa.Array:
-    """Fixed-width ASCII strings built from literals and zero-padded integers, without Python loops."""
+    """Fixed-width ASCII strings built from literals and zero-padded integers, without Python loops.
+
+    Digits are written two at a time, column by column (one contiguous byte row per character
+    position, uint32 arithmetic where the numbers fit), and transposed once at the end.
+    """
     width = sum(len(p) if isinstance(p, bytes) else p[1] for p in parts)
-    buf = np.empty((n, width), np.uint8)
+    chars = np.empty((width, n), np.uint8)
     col = 0
     for part in parts:
         if isinstance(part, bytes):
-            buf[:, col : col + len(part)] = np.frombuffer(part, np.uint8)
+            chars[col : col + len(part)] = np.frombuffer(part, np.uint8)[:, None]
             col += len(part)
             continue
         values, w = part
         v = np.asarray(values)
-        v = v.astype(np.int32) if n == 0 or int(v.max()) < 2**31 else v.astype(np.int64)
-        for k in range(w - 1, -1, -1):
-            buf[:, col + k] = 48 + v % 10
-            v = v // 10
+        small = n == 0 or (int(v.min()) >= 0 and int(v.max()) < 2**32)
+        v = v.astype(np.uint32) if small else v.astype(np.int64)
+        k = w - 1
+        while k >= 1:  # two digits per division
+            q = v // 100
+            r = v - q * 100
+            np.take(_ONES, r, out=chars[col + k])
+            np.take(_TENS, r, out=chars[col + k - 1])
+            v, k = q, k - 2
+        if k == 0:
+            np.add(v % 10, 48, out=chars[col], casting="unsafe")
         col += w
+    return _from_rows(np.ascontiguousarray(chars.T), n, width)
+
+
+def _from_rows(buf: Arr, n: int, width: int) -> pa.Array:
+    """A string array over the bytes of ``buf``: ``n`` rows of ``width`` ASCII characters."""
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf)).cast(pa.string())
 
@@ -544,31 +214,75 @@ def _ymd(days: Arr) -> tuple[Arr, Arr, Arr]:
     return year, month, day
 
 
-def _format_ts(sec: Arr, sep: bytes = b" ", date_sep: bytes = b"-", suffix: bytes = b"") -> pa.Array:
-    """Epoch seconds (local time) as ``YYYY-MM-DD HH:MM:SS`` strings."""
-    days, sod = np.divmod(sec, 86400)
+def _lookup(parts: Sequence[bytes | tuple[Arr, Arr]]) -> Arr:
+    """Gather fixed-width byte strings: literals, or ``(table, index)`` rows of a small table.
+
+    Each table is a 2-D uint8 array (one formatted value per row); the result is the
+    row-major byte buffer of the concatenated fields.
+    """
+    fields = []
+    for i, part in enumerate(parts):
+        width = len(part) if isinstance(part, bytes) else part[0].shape[1]
+        fields.append((f"f{i}", f"S{width}"))
+    n = next(len(p[1]) for p in parts if not isinstance(p, bytes))
+    out = np.empty(n, np.dtype(fields))
+    for i, part in enumerate(parts):
+        if isinstance(part, bytes):
+            out[f"f{i}"] = part
+        else:
+            table, idx = part
+            out[f"f{i}"] = table.view(f"S{table.shape[1]}").ravel()[idx]
+    return out.view(np.uint8)
+
+
+def _date_table(lo: int, hi: int, sep: bytes) -> Arr:
+    """``YYYY{sep}MM{sep}DD`` for days ``lo .. hi - 1`` (days since 1970-01-01), one row per day."""
+    days = np.arange(lo, hi)
     y, m, d = _ymd(days)
-    parts: list[bytes | tuple[Arr, int]] = [
-        (y, 4),
-        date_sep,
-        (m, 2),
-        date_sep,
-        (d, 2),
+    table = np.empty((len(days), 8 + 2 * len(sep)), np.uint8)
+    table[:] = np.frombuffer(_fixed(len(days), [(y, 4), sep, (m, 2), sep, (d, 2)]).buffers()[2], np.uint8)[
+        : table.size
+    ].reshape(table.shape)
+    return table
+
+
+_CLOCK: list[Arr] = []
+
+
+def _clock_table() -> Arr:
+    """``HH:MM:SS`` for every second of the day, one row per second (built once)."""
+    if not _CLOCK:
+        sod = np.arange(86400)
+        clock = _fixed(86400, [(sod // 3600, 2), b":", (sod // 60 % 60, 2), b":", (sod % 60, 2)])
+        _CLOCK.append(np.frombuffer(clock.buffers()[2], np.uint8)[: 86400 * 8].reshape(86400, 8))
+    return _CLOCK[0]
+
+
+def _format_ts(sec: Arr, sep: bytes = b" ", date_sep: bytes = b"-", suffix: bytes = b"") -> pa.Array:
+    """Epoch seconds (local time) as ``YYYY-MM-DD HH:MM:SS`` strings (a gather from day and clock tables)."""
+    n = len(sec)
+    width = 18 + len(sep) + len(suffix)
+    if n == 0:
+        return _from_rows(np.zeros(0, np.uint8), 0, width)
+    days, sod = np.divmod(sec, 86400)
+    lo = int(days.min())
+    parts: list[bytes | tuple[Arr, Arr]] = [
+        (_date_table(lo, int(days.max()) + 1, date_sep), days - lo),
         sep,
-        (sod // 3600, 2),
-        b":",
-        (sod // 60 % 60, 2),
-        b":",
-        (sod % 60, 2),
+        (_clock_table(), sod),
     ]
     if suffix:
         parts.append(suffix)
-    return _fixed(len(sec), parts)
+    return _from_rows(_lookup(parts), n, width)
 
 
 def _format_date(days: Arr, sep: bytes) -> pa.Array:
-    y, m, d = _ymd(days)
-    return _fixed(len(days), [(y, 4), sep, (m, 2), sep, (d, 2)])
+    n = len(days)
+    if n == 0:
+        return _from_rows(np.zeros(0, np.uint8), 0, 8 + 2 * len(sep))
+    lo = int(days.min())
+    table = _date_table(lo, int(days.max()) + 1, sep)
+    return _from_rows(_lookup([(table, days - lo)]), n, table.shape[1])
 
 
 def _masked(arr: pa.Array, null: Arr) -> pa.Array:
@@ -586,7 +300,7 @@ def _dict(values: pa.Array, idx: Arr) -> pa.DictionaryArray:
     """``values[idx]`` as a dictionary array (null where ``idx < 0``): no copy of the strings."""
     idx = np.asarray(idx)
     return pa.DictionaryArray.from_arrays(
-        pa.array(np.where(idx < 0, 0, idx).astype(np.int32), mask=idx < 0), values
+        pa.array(np.where(idx < 0, 0, idx).astype(np.int32, copy=False), mask=idx < 0), values
     )
 
 
@@ -608,6 +322,124 @@ def _random_tokens(rng: np.random.Generator, n: int, width: int, alphabet: bytes
 
 def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
+
+
+# --------------------------------------------------------------------------- dirty rows
+
+DIRTY_SHARE = 0.002
+"""Share of ``pos_orders.csv`` (and of ``crm_members.csv``) rows that are deliberately defective."""
+
+DEFECTS: tuple[str, ...] = (
+    "unreadable_timestamp",
+    "text_in_total",
+    "unknown_payment",
+    "negative_total",
+    "exact_duplicate",
+    "duplicate_key",
+)
+"""Defect labels of ``ground_truth/dirty_rows.csv``, in their code order."""
+
+
+def _with_rows_inserted(table: pa.Table, extra: pa.Table, after: Arr) -> tuple[pa.Table, Arr, Arr]:
+    """``table`` with row ``j`` of ``extra`` inserted after row ``after[j]`` (zero-copy slices).
+
+    Returns the new table, the 1-based row number of each ``extra`` row, and the sorted
+    insertion points (for :func:`_row_numbers` of the original rows).
+    """
+    o = np.argsort(after, kind="stable")
+    after_s = after[o]
+    pieces, prev = [], 0
+    for at, j in zip(after_s.tolist(), o.tolist(), strict=True):  # a few per thousand rows
+        pieces += [table.slice(prev, at + 1 - prev), extra.slice(j, 1)]
+        prev = at + 1
+    pieces.append(table.slice(prev))
+    extra_rows = np.empty(len(after), np.int64)
+    extra_rows[o] = after_s + 2 + np.arange(len(o))
+    return pa.concat_tables(pieces), extra_rows, after_s
+
+
+def _row_numbers(idx: Arr, after_sorted: Arr) -> Arr:
+    """1-based row numbers, after the insertions, of original rows ``idx``."""
+    return idx + 1 + np.searchsorted(after_sorted, idx, side="left")
+
+
+def _dirty_pos(
+    rng: np.random.Generator, pos: pa.Table, ts: Arr, total: Arr, paid: Arr
+) -> tuple[pa.Table, Arr, Arr, Arr]:
+    """Plant defects into the POS receipts (``total`` becomes a text column).
+
+    Four kinds damage a receipt in place (its order lines stay): an unreadable timestamp, text
+    in the total, an unknown payment label, a negative total on a paid receipt. Two add a line
+    a few rows after an intact receipt: its exact copy (a re-sent batch), and a re-rung receipt
+    reusing its number with a later time and another total.
+
+    Returns the table, a mask of receipts left intact, and the row numbers and defect codes
+    (indices into :data:`DEFECTS`) of the defective lines.
+    """
+    n = pos.num_rows
+    per = max(5, round(n * DIRTY_SHARE / len(DEFECTS)))
+    cand = np.flatnonzero(paid & (total > 0))
+    pick = rng.choice(cand, 6 * per, replace=False).reshape(6, per)
+    pick.sort(axis=1)
+    bad_ts, text_total, bad_pay, negative, copied, rerung = pick
+    intact = np.ones(n, bool)
+    intact[pick[:4].ravel()] = False
+
+    def mask(idx: Arr) -> pa.Array:
+        m = np.zeros(n, bool)
+        m[idx] = True
+        return pa.array(m)
+
+    ts_col = pc.replace_with_mask(
+        pos["ts"].combine_chunks(),
+        mask(bad_ts),
+        _strings(BAD_TIMESTAMPS).take(pa.array(rng.integers(0, len(BAD_TIMESTAMPS), per))),
+    )
+    total_txt = pc.cast(pa.array(total), pa.string())
+    both = np.concatenate([text_total, negative])
+    o = np.argsort(both)
+    replacement = pa.concat_arrays(
+        [_strings([BAD_TOTAL] * per), pc.cast(pa.array(-total[negative]), pa.string())]
+    ).take(pa.array(o))
+    total_col = pc.replace_with_mask(total_txt, mask(both[o]), replacement)
+    pay_col = pc.replace_with_mask(
+        pos["payment"].combine_chunks(), mask(bad_pay), _strings([UNKNOWN_STORE_PAY] * per)
+    )
+    pos = (
+        pos.set_column(pos.schema.get_field_index("ts"), "ts", ts_col)
+        .set_column(pos.schema.get_field_index("total"), "total", total_col)
+        .set_column(pos.schema.get_field_index("payment"), "payment", pay_col)
+    )
+    extra = pos.take(pa.array(np.concatenate([copied, rerung])))
+    new_total = np.round(total[rerung] * rng.uniform(0.5, 1.5, per) + 1.0, 2)
+    extra = extra.set_column(
+        extra.schema.get_field_index("ts"),
+        "ts",
+        pa.concat_arrays(
+            [extra["ts"].combine_chunks().slice(0, per), _format_ts(ts[rerung] + rng.integers(60, 1800, per))]
+        ),
+    ).set_column(
+        extra.schema.get_field_index("total"),
+        "total",
+        pa.concat_arrays(
+            [extra["total"].combine_chunks().slice(0, per), pc.cast(pa.array(new_total), pa.string())]
+        ),
+    )
+    after = np.minimum(np.concatenate([copied, rerung]) + rng.integers(1, 40, 2 * per), n - 1)
+    pos, extra_rows, after_s = _with_rows_inserted(pos, extra, after)
+    rows = np.concatenate([_row_numbers(pick[:4].ravel(), after_s), extra_rows])
+    codes = np.repeat(np.arange(6), per)
+    return pos, intact, rows, codes
+
+
+def _dirty_crm(rng: np.random.Generator, crm: pa.Table) -> tuple[pa.Table, Arr]:
+    """Exact copies of a few member rows, a few rows after the original (a double export)."""
+    n = crm.num_rows
+    per = max(5, round(n * DIRTY_SHARE))
+    src = np.sort(rng.choice(n, per, replace=False))
+    after = np.minimum(src + rng.integers(1, 200, per), n - 1)
+    crm, rows, _ = _with_rows_inserted(crm, crm.take(pa.array(src)), after)
+    return crm, rows
 
 
 # --------------------------------------------------------------------------- calendar
@@ -642,7 +474,7 @@ def _make_calendar(start: date, end: date) -> _Calendar:
     w[(month == 6) & (dom < 18)] *= 1.3
     w[(month == 6) & (dom == 18)] *= 4.0
     w[(month == 12) & (dom == 12)] *= 2.5
-    for sf in _SPRING_FESTIVAL:
+    for sf in SPRING_FESTIVAL:
         k = int((np.datetime64(sf, "D") - d0).astype(np.int64))
         w[max(k - 18, 0) : max(k, 0)] *= 1.4
         w[max(k, 0) : max(k + 7, 0)] *= 0.45
@@ -679,11 +511,11 @@ class _Catalog:
 
 
 def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
-    n_leaves = len(_LEAVES)
+    n_leaves = len(LEAVES)
     n_sku = int(np.clip(2000 * (n_customers / 20_000) ** 0.15, 400, 5000))
     per_leaf = 8 + rng.multinomial(n_sku - 8 * n_leaves, np.full(n_leaves, 1 / n_leaves))
     leaf = np.repeat(np.arange(n_leaves), per_leaf)
-    median = np.array([lf[2] for lf in _LEAVES])[leaf]
+    median = np.array([lf[2] for lf in LEAVES])[leaf]
     raw = median * np.exp(rng.normal(0.0, 0.55, len(leaf)))
     price = np.where(
         raw >= 100, np.floor(raw / 10) * 10 + 9, np.where(raw >= 20, np.floor(raw) + 0.9, np.round(raw, 1))
@@ -696,23 +528,23 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
     bucket = leaf * 4 + quart
     bucket_count = np.bincount(bucket, minlength=4 * n_leaves)
     bucket_offset = np.cumsum(bucket_count) - bucket_count
-    tops = np.array([lf[0] for lf in _LEAVES])
-    leaf_count = np.bincount(tops, minlength=len(_TOPS))
+    tops = np.array([lf[0] for lf in LEAVES])
+    leaf_count = np.bincount(tops, minlength=len(TOPS))
     leaf_offset = np.cumsum(leaf_count) - leaf_count
-    top_w = np.array([t[2] for t in _TOPS])
+    top_w = np.array([t[2] for t in TOPS])
     # sku numbers are shuffled so they do not reveal the price rank
     number = 100_001 + rng.permutation(len(leaf))
     sku = _ids("SKU", number, 6)
     brand_pick = rng.integers(0, 1000, len(leaf))
-    adj_pick = rng.integers(0, len(_ADJECTIVES), len(leaf))
+    adj_pick = rng.integers(0, len(ADJECTIVES), len(leaf))
     spec_pick = rng.integers(0, 1000, len(leaf))
     names, brands, cats = [], [], []
     for i, lf in enumerate(leaf.tolist()):  # catalogue-sized loop (a few thousand), not per customer
-        top_i, path, _, specs = _LEAVES[lf]
-        top_name, top_brands, _ = _TOPS[top_i]
+        top_i, path, _, specs = LEAVES[lf]
+        top_name, top_brands, _ = TOPS[top_i]
         b = top_brands[brand_pick[i] % len(top_brands)]
         names.append(
-            f"{b} {_ADJECTIVES[adj_pick[i]]}{path.rsplit('/', 1)[1]} {specs[spec_pick[i] % len(specs)]}"
+            f"{b} {ADJECTIVES[adj_pick[i]]}{path.rsplit('/', 1)[1]} {specs[spec_pick[i] % len(specs)]}"
         )
         brands.append(b)
         cats.append(f"{top_name}/{path}")
@@ -770,9 +602,9 @@ class _Persons:
 def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: int) -> _Persons:
     D = cal.n_days
     gender = (rng.random(n) < 0.55).astype(np.int64)
-    sw = np.array([s[3] for s in _SURNAMES])
-    surname = rng.choice(len(_SURNAMES), n, p=sw / sw.sum())
-    pool = np.where(gender == 1, len(_FEMALE_CHARS), len(_MALE_CHARS))
+    sw = np.array([s[3] for s in SURNAMES])
+    surname = rng.choice(len(SURNAMES), n, p=sw / sw.sum())
+    pool = np.where(gender == 1, len(FEMALE_CHARS), len(MALE_CHARS))
     last = (rng.random(n) * pool).astype(np.int64)
     first = np.where(rng.random(n) < 0.25, -1, (rng.random(n) * pool).astype(np.int64))
     age = np.clip(rng.gamma(6.0, 6.0, n) + 16, 18, 75)
@@ -818,9 +650,9 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     cand = cand[cand != int(PLACEHOLDER_PHONE)]
     _uniq, first_seen = np.unique(cand, return_index=True)
     phone = cand[np.sort(first_seen)][:n]
-    cw = np.array([c[3] for c in _CITIES])
-    city = rng.choice(len(_CITIES), n, p=cw / cw.sum())
-    occupation = np.where(rng.random(n) < 0.15, -1, rng.integers(0, len(_OCCUPATIONS), n))
+    cw = np.array([c[3] for c in CITIES])
+    city = rng.choice(len(CITIES), n, p=cw / cw.sum())
+    occupation = np.where(rng.random(n) < 0.15, -1, rng.integers(0, len(OCCUPATIONS), n))
 
     # activity window and order count
     existing = rng.random(n) < 0.55
@@ -865,8 +697,8 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     p_online = np.where(night, np.maximum(p_online, 0.9), p_online)
     high = plant(0.12, eligible)
 
-    tw = np.array([t[2] for t in _TOPS])
-    top_pref = rng.choice(len(_TOPS), n, p=tw / tw.sum())
+    tw = np.array([t[2] for t in TOPS])
+    top_pref = rng.choice(len(TOPS), n, p=tw / tw.sum())
     platform = rng.choice(3, n, p=[0.40, 0.45, 0.15])
     pay = rng.choice(4, n, p=[0.45, 0.40, 0.08, 0.07])
     store = rng.integers(0, n_stores, n)
@@ -874,24 +706,24 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     has_unionid = rng.random(n) < 0.6
 
     # e-mail: QQ numbers or pinyin + digits, de-duplicated
-    chars_py = [np.array([c[3] for c in _MALE_CHARS] + [""]), np.array([c[3] for c in _FEMALE_CHARS] + [""])]
-    sur_py = np.array([x[2] for x in _SURNAMES])[surname]
-    nf, nm = len(_FEMALE_CHARS), len(_MALE_CHARS)
+    chars_py = [np.array([c[3] for c in MALE_CHARS] + [""]), np.array([c[3] for c in FEMALE_CHARS] + [""])]
+    sur_py = np.array([x[2] for x in SURNAMES])[surname]
+    nf, nm = len(FEMALE_CHARS), len(MALE_CHARS)
     first_py = np.where(gender == 1, chars_py[1][np.minimum(first, nf)], chars_py[0][np.minimum(first, nm)])
     last_py = np.where(gender == 1, chars_py[1][np.minimum(last, nf)], chars_py[0][np.minimum(last, nm)])
     year = _ymd(birth)[0] % 100
     local = np.char.add(np.char.add(sur_py, first_py), last_py)
     local = np.where(rng.random(n) < 0.5, np.char.add(local, np.char.zfill(year.astype(str), 2)), local)
     qq = rng.integers(10**5, 10**10, n).astype(str)
-    domain = rng.choice(len(_EMAIL_DOMAINS), n, p=[0.35, 0.2, 0.1, 0.1, 0.1, 0.05, 0.1])
+    domain = rng.choice(len(EMAIL_DOMAINS), n, p=[0.35, 0.2, 0.1, 0.1, 0.1, 0.05, 0.1])
     local = np.where(domain == 0, qq, local)
     dup = (
-        pd.Series(np.char.add(np.char.add(local, "@"), np.array(_EMAIL_DOMAINS)[domain]))
+        pd.Series(np.char.add(np.char.add(local, "@"), np.array(EMAIL_DOMAINS)[domain]))
         .duplicated()
         .to_numpy()
     )
     local = np.where(dup, np.char.add(local, np.char.mod("%d", np.arange(n))), local)
-    email_np = np.char.add(np.char.add(local, "@"), np.array(_EMAIL_DOMAINS)[domain])
+    email_np = np.char.add(np.char.add(local, "@"), np.array(EMAIL_DOMAINS)[domain])
     email = _masked(pa.array(email_np.tolist(), pa.string()), rng.random(n) < 0.35)
 
     return _Persons(
@@ -931,18 +763,18 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
 def _names(p: _Persons) -> dict[str, pa.Array]:
     """True name and its typo variants (homophone, traditional, full-width space), one per person."""
     pools = []
-    for chars in (_MALE_CHARS, _FEMALE_CHARS):
+    for chars in (MALE_CHARS, FEMALE_CHARS):
         pools.append({k: _strings([c[i] for c in chars] + [""]) for i, k in enumerate(("s", "t", "h"))})
-    sur = _strings([x[0] for x in _SURNAMES]).take(pa.array(p.surname))
-    sur_t = _strings([x[1] for x in _SURNAMES]).take(pa.array(p.surname))
+    sur = _strings([x[0] for x in SURNAMES]).take(pa.array(p.surname))
+    sur_t = _strings([x[1] for x in SURNAMES]).take(pa.array(p.surname))
     female = pa.array(p.gender == 1)
 
     def pick(kind: str, idx: Arr) -> pa.Array:
-        f = pools[1][kind].take(pa.array(np.minimum(idx, len(_FEMALE_CHARS))))
-        m = pools[0][kind].take(pa.array(np.minimum(idx, len(_MALE_CHARS))))
+        f = pools[1][kind].take(pa.array(np.minimum(idx, len(FEMALE_CHARS))))
+        m = pools[0][kind].take(pa.array(np.minimum(idx, len(MALE_CHARS))))
         return pc.if_else(female, f, m)
 
-    first = np.where(p.first < 0, np.where(p.gender == 1, len(_FEMALE_CHARS), len(_MALE_CHARS)), p.first)
+    first = np.where(p.first < 0, np.where(p.gender == 1, len(FEMALE_CHARS), len(MALE_CHARS)), p.first)
     name = _join(sur, pick("s", first), pick("s", p.last))
     return {
         "name": name,
@@ -1004,8 +836,8 @@ class _Orders:
 
 
 def _hours(rng: np.random.Generator, n: int, night: Arr, store: Arr) -> Arr:
-    h_on = rng.choice(24, n, p=_HOUR_ONLINE / _HOUR_ONLINE.sum())
-    h_st = rng.choice(24, n, p=_HOUR_STORE / _HOUR_STORE.sum())
+    h_on = rng.choice(24, n, p=_HOUR_ONLINE_P)
+    h_st = rng.choice(24, n, p=_HOUR_STORE_P)
     h_night = np.where(store, 22, rng.choice(_NIGHT_HOURS, n, p=_NIGHT_P))
     return np.where(night & (rng.random(n) < 0.8), h_night, np.where(store, h_st, h_on))
 
@@ -1098,14 +930,21 @@ def _write_csv(table: pa.Table, path: Path) -> int:
 
 
 def _write_parquet(table: pa.Table, path: Path, dictionary: Sequence[str] = ()) -> int:
+    """Zstd (level 1) Parquet; statistics only on non-text columns (min/max of ids cost time, help no one)."""
+    stats = [
+        f.name for f in table.schema if not (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type))
+    ]
     # no stored Arrow schema: dictionary-encoded columns read back as plain strings everywhere
     pq.write_table(
         table,
         path,
-        compression="snappy",
+        compression="zstd",
+        compression_level=1,
         use_dictionary=list(dictionary) or False,
+        write_statistics=stats or False,
         store_schema=False,
         dictionary_pagesize_limit=64 << 20,
+        row_group_size=1 << 20,
     )
     return table.num_rows
 
@@ -1298,10 +1137,10 @@ def generate_shop(
     phone = _masked(phone, (u >= 0.005) & (u < 0.055) & ~crm_is_dup)
     email = _noisy_email(rng, p.email.take(pa_person), nc)
     email = _masked(email, rng.random(nc) < 0.08)  # on top of persons without e-mail: ~40 % blank
-    province = _strings([c[0] for c in _CITIES]).take(pa.array(p.city[crm_person]))
-    city = _strings([c[1] for c in _CITIES]).take(pa.array(p.city[crm_person]))
+    province = _strings([c[0] for c in CITIES]).take(pa.array(p.city[crm_person]))
+    city = _strings([c[1] for c in CITIES]).take(pa.array(p.city[crm_person]))
     city = pc.if_else(pa.array(rng.random(nc) < 0.15), _join(city, "市"), city)
-    occ = _take(_strings(_OCCUPATIONS), p.occupation[crm_person])
+    occ = _take(_strings(OCCUPATIONS), p.occupation[crm_person])
     k_person = p.k[crm_person]
     level = np.where(k_person >= 40, 3, np.where(k_person >= 15, 2, np.where(k_person >= 5, 1, 0)))
     level = np.where(p.high[crm_person] & (k_person >= 10), 3, level)
@@ -1321,13 +1160,14 @@ def generate_shop(
             "省份": province,
             "城市": city,
             "职业": occ,
-            "会员等级": _strings(_LEVELS).take(pa.array(level)),
+            "会员等级": _strings(LEVELS).take(pa.array(level)),
             "注册时间": _format_ts(crm_reg),
             "会员卡号": card,
             "unionid": crm_union,
             "营销同意": _strings(["否", "是"]).take(pa.array(p.consent[crm_person].astype(np.int64))),
         }
     )
+    crm, crm_dirty = _dirty_crm(rngs[11], crm)
     rows["crm_members.csv"] = _write_csv(crm, out / "crm_members.csv")
 
     # ---- app_users.jsonl
@@ -1348,8 +1188,8 @@ def generate_shop(
         unionid_str.take(pa_app), ~(has_openid & p.has_unionid[app_person] & (rng.random(na) < 0.9))
     )
     nick = _join(
-        _strings(_NICK_HEAD).take(pa.array(rng.integers(0, len(_NICK_HEAD), na))),
-        _strings(_NICK_TAIL).take(pa.array(rng.integers(0, len(_NICK_TAIL), na))),
+        _strings(NICK_HEAD).take(pa.array(rng.integers(0, len(NICK_HEAD), na))),
+        _strings(NICK_TAIL).take(pa.array(rng.integers(0, len(NICK_TAIL), na))),
         pc.if_else(
             pa.array(rng.random(na) < 0.5), pc.cast(pa.array(rng.integers(1, 9999, na)), pa.string()), ""
         ),
@@ -1364,7 +1204,7 @@ def generate_shop(
             "device_id": device_str.take(pa.array(device_of_app)),
             "nickname": nick,
             "registered_at": _format_ts(app_reg[app_person], sep=b"T", suffix=b"+08:00"),
-            "signup_channel": _strings(_PLATFORMS).take(pa.array(a_platform)),
+            "signup_channel": _strings(PLATFORMS).take(pa.array(a_platform)),
         }
     )
     rows["app_users.jsonl"] = _write_jsonl(app, out / "app_users.jsonl")
@@ -1392,9 +1232,9 @@ def generate_shop(
             "pay_amount": pa.array(orders.amount[on_idx]),
             "discount": pa.array(orders.discount[on_idx]),
             "coupon_id": coupon,
-            "platform": _dict(_strings(_PLATFORMS), orders.platform[on_idx]),
-            "pay_type": _dict(_strings(_ONLINE_PAY), orders.pay[on_idx]),
-            "status": _dict(_strings(_ONLINE_STATUS), orders.status[on_idx]),
+            "platform": _dict(_strings(PLATFORMS), orders.platform[on_idx]),
+            "pay_type": _dict(_strings(ONLINE_PAY), orders.pay[on_idx]),
+            "status": _dict(_strings(ONLINE_STATUS), orders.status[on_idx]),
         }
     )
     rows["online_orders.parquet"] = _write_parquet(
@@ -1431,11 +1271,14 @@ def generate_shop(
             "total": pa.array(orders.amount[st_idx]),
             "discount": pa.array(orders.discount[st_idx]),
             "promo_code": _masked(
-                _strings(_PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]
+                _strings(PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]
             ),
-            "payment": _strings(_STORE_PAY).take(pa.array(orders.pay[st_idx])),
-            "status": _strings(_STORE_STATUS).take(pa.array(orders.status[st_idx] // 2)),
+            "payment": _strings(STORE_PAY).take(pa.array(orders.pay[st_idx])),
+            "status": _strings(STORE_STATUS).take(pa.array(orders.status[st_idx] // 2)),
         }
+    )
+    pos_tbl, pos_intact, pos_dirty, pos_defect = _dirty_pos(
+        rngs[11], pos_tbl, orders.ts[st_idx], orders.amount[st_idx], orders.status[st_idx] == 0
     )
     rows["pos_orders.csv"] = _write_csv(pos_tbl, out / "pos_orders.csv")
     items_st = pa.table(
@@ -1459,8 +1302,8 @@ def generate_shop(
             "anonymous_id": _dict(device_str, ev["device"]),
             "user_id": _dict(user_id, ev["user"]),
             "ts": pa.array(ev["ts"] * 1000, pa.timestamp("ms")),
-            "event": _dict(_strings(_EVENTS), ev["code"]),
-            "channel": _dict(_strings(_PLATFORMS), ev["channel"]),
+            "event": _dict(_strings(EVENTS), ev["code"]),
+            "channel": _dict(_strings(PLATFORMS), ev["channel"]),
             "session_id": _ids("SS", ev["session"], 10),
             "sku": _dict(cat.sku, ev["sku"]),
             "order_id": _take(
@@ -1471,6 +1314,7 @@ def generate_shop(
     rows["events.parquet"] = _write_parquet(
         events, out / "events.parquet", ("anonymous_id", "user_id", "event", "channel", "sku")
     )
+    del events, ev, online_pos  # the largest arrays of the run: free them before the rest
 
     # ---- service tickets (a sample: at most 20k)
     rng = rngs[9]
@@ -1484,7 +1328,7 @@ def generate_shop(
     t_type = rng.choice(3, nt, p=[0.25, 0.5, 0.25])
     sat = np.clip(np.round(rng.normal(np.where(t_type == 0, 2.3, 4.2), 1.0)), 1, 5)
     text_pick = [
-        _TICKET_TEXT[t][i % len(_TICKET_TEXT[t])]
+        TICKET_TEXT[t][i % len(TICKET_TEXT[t])]
         for t, i in zip(t_type.tolist(), rng.integers(0, 60, nt).tolist(), strict=True)
     ]  # ≤ 20k rows
     tickets = pd.DataFrame(
@@ -1492,7 +1336,7 @@ def generate_shop(
             "工单号": _ids("TK", np.arange(1, nt + 1), 7).to_pylist(),
             "会员编号": member_id.take(pa.array(t_row)).to_pylist(),
             "创建时间": pd.to_datetime(t_ts, unit="s").to_pydatetime().tolist(),
-            "类型": [_TICKET_TYPES[t] for t in t_type.tolist()],
+            "类型": [TICKET_TYPES[t] for t in t_type.tolist()],
             "满意度": [
                 None if b else int(v)
                 for v, b in zip(sat.tolist(), (rng.random(nt) < 0.2).tolist(), strict=True)
@@ -1515,8 +1359,8 @@ def generate_shop(
         rng.integers(1, 3, nr),
         rng.choice(5, nr, p=[0.04, 0.04, 0.12, 0.3, 0.5]) + 1,
     )
-    texts = [t for group in _REVIEW_TEXT for t in group]
-    offsets = np.cumsum([0] + [len(gr) for gr in _REVIEW_TEXT])
+    texts = [t for group in REVIEW_TEXT for t in group]
+    offsets = np.cumsum([0] + [len(gr) for gr in REVIEW_TEXT])
     counts = np.diff(offsets)
     text_idx = offsets[rating - 1] + (rng.random(nr) * counts[rating - 1]).astype(np.int64)
     reviews = pa.table(
@@ -1535,7 +1379,9 @@ def generate_shop(
     rows["campaign_touches.csv"] = _write_csv(touches, out / "campaign_touches.csv")
 
     # ==================================================================== ground truth
-    pos_cards = np.unique(orders.card_row[st_idx][orders.card_row[st_idx] >= 0])
+    # a card seen only on damaged receipts never loads: it is no record of the truth
+    shown = orders.card_row[st_idx][pos_intact]
+    pos_cards = np.unique(shown[shown >= 0])
     records = pa.table(
         {
             "source": pa.concat_arrays(
@@ -1559,7 +1405,7 @@ def generate_shop(
             "name": names["name"],
             "phone": phones_e164,
             "email": p.email,
-            "city": _strings([c[1] for c in _CITIES]).take(pa.array(p.city)),
+            "city": _strings([c[1] for c in CITIES]).take(pa.array(p.city)),
             "birth_date": _format_date(p.birth, b"-"),
             "payday_shopper": pa.array(p.payday),
             "promotion_sensitive": pa.array(p.promo),
@@ -1567,10 +1413,22 @@ def generate_shop(
             "high_price": pa.array(p.high),
             "loyal_repurchaser": pa.array(p.loyal),
             "churned_at": churn_date,
-            "preferred_category": _strings([t[0] for t in _TOPS]).take(pa.array(p.top_pref)),
+            "preferred_category": _strings([t[0] for t in TOPS]).take(pa.array(p.top_pref)),
         }
     )
     rows["ground_truth/persons.csv"] = _write_csv(persons, out / "ground_truth" / "persons.csv")
+    dirty = pa.table(
+        {
+            "file": _strings(["crm_members.csv"] * len(crm_dirty) + ["pos_orders.csv"] * len(pos_dirty)),
+            "row_number": pa.array(np.concatenate([crm_dirty, pos_dirty])),
+            "defect": _strings(DEFECTS).take(
+                pa.array(
+                    np.concatenate([np.full(len(crm_dirty), DEFECTS.index("exact_duplicate")), pos_defect])
+                )
+            ),
+        }
+    ).sort_by([("file", "ascending"), ("row_number", "ascending")])
+    rows["ground_truth/dirty_rows.csv"] = _write_csv(dirty, out / "ground_truth" / "dirty_rows.csv")
     return ShopSummary(out, {f: rows[f] for f in FILES}, time.perf_counter() - t0)
 
 
@@ -1674,15 +1532,16 @@ def _make_events(
     n_sessions = n_base + len(ref) + ns
     session_perm = 1 + rng.permutation(n_sessions)
     session = np.concatenate([sess_p, n_base + np.arange(len(ref)), n_base + len(ref) + s_owner])
+    # narrow dtypes: these arrays are the largest of the run (tens of millions of events)
     return {
         "ts": ts,
-        "code": np.concatenate([code, np.full(len(ref), _RR), x_code]),
-        "sku": np.concatenate([sku, np.full(len(ref), -1), x_sku]),
+        "code": np.concatenate([code, np.full(len(ref), _RR), x_code]).astype(np.int8),
+        "sku": np.concatenate([sku, np.full(len(ref), -1), x_sku]).astype(np.int32),
         "order": np.concatenate([order_p, on[ref], np.full(len(x_code), -1)]),
-        "user": np.concatenate([user_p, app_of[person_o[ref]], x_user]),
-        "device": device_of_app[app_of[person_all]],
-        "channel": np.concatenate([chan_p, orders.platform[on][ref], s_chan[s_owner]]),
-        "session": session_perm[session],
+        "user": np.concatenate([user_p, app_of[person_o[ref]], x_user]).astype(np.int32),
+        "device": device_of_app[app_of[person_all]].astype(np.int32),
+        "channel": np.concatenate([chan_p, orders.platform[on][ref], s_chan[s_owner]]).astype(np.int8),
+        "session": session_perm[session].astype(np.int64),
     }
 
 

@@ -15,37 +15,49 @@ event of this step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
-#: Default funnel: step name -> event type.
-FUNNEL_STEPS: dict[str, str] = {
-    "view": "product_view", "cart": "add_to_cart", "order": "order", "pay": "pay", "after_sale": "after_sale",
-}
+from huaxiang.features.settings import DEFAULT_FUNNEL
 
 
 def events_with_persons(events: ir.Table, keys: ir.Table, identities: ir.Table | None, *, as_of: datetime) -> ir.Table:
-    """Events before ``as_of`` with a ``person_id``: through the user id, else the anonymous id."""
+    """Events before ``as_of`` with ``person_id`` (through the user id, else the anonymous id; NULL when
+    neither resolves) and ``visitor_id`` (the person, else ``anonymous:<anonymous_id>``)."""
     e = events.filter(events.event_ts < ibis.timestamp(as_of))
     by_user = keys.select(_src=keys.source, _uid=keys.source_customer_id, _p_user=keys.person_id)
     e = e.left_join(by_user, [e.source == by_user._src, e.user_id == by_user._uid]).drop("_src", "_uid")
     if identities is not None:
         anon = identities.filter(identities.identifier_type.isin(["anonymous_id", "device_id"]))
-        anon = anon.select(_aid=anon.identifier_value, _p_anon=anon.person_id).distinct()
+        anon = anon.group_by(_aid=anon.identifier_value).aggregate(_p_anon=anon.person_id.min())
         e = e.left_join(anon, e.anonymous_id == anon._aid).drop("_aid")
         person = ibis.coalesce(e._p_user, e._p_anon)
         e = e.mutate(person_id=person).drop("_p_user", "_p_anon")
     else:
         e = e.mutate(person_id=e._p_user).drop("_p_user")
-    return e.filter(e.person_id.notnull())
+    visitor = ibis.coalesce(e.person_id, "anonymous:" + e.anonymous_id)
+    return e.mutate(visitor_id=visitor).filter(visitor.notnull())
 
 
 def compute_path(events: ir.Table) -> ir.Table:
-    """One row per person with the consumption-path columns."""
-    session = ibis.coalesce(events.session_id, events.event_ts.date().cast("string"))
-    e = events.mutate(_session=session)
+    """One row per person with the consumption-path columns, from :func:`events_with_persons` rows
+    (with ``person_id``).
+
+    Besides the step counts and rates: ``peak_active_hour`` (0–23) and ``peak_active_weekday``
+    (0 = Monday) of all the person's events, and ``top_browsed_category`` (the category, or the
+    first level of a category path, with most events carrying one) — the browsing view of time
+    and category preference, for shops whose purchases are only events (Taobao's ``buy``).
+    """
+    from huaxiang.features.habits import top_value
+
+    e = events.filter(events.person_id.notnull())
+    session = ibis.coalesce(e.session_id, e.person_id + "@" + e.event_ts.date().cast("string"))
+    e = e.mutate(_session=session, _hour=e.event_ts.hour(), _weekday=e.event_ts.day_of_week.index(),
+                 _category=e.category.split("/")[0])
     per = e.group_by("person_id").aggregate(
         sessions=e._session.nunique(),
         product_views=(e.event_type == "product_view").sum(),
@@ -60,46 +72,92 @@ def compute_path(events: ir.Table) -> ir.Table:
     def rate(num: ir.NumericValue, den: ir.NumericValue) -> ir.Value:
         return ibis.ifelse(den > 0, num.cast("float64") / den, ibis.null("float64"))
 
-    return per.mutate(
+    out = per.mutate(
         view_to_cart_rate=rate(per.add_to_carts, per.product_views),
         cart_to_order_rate=rate(per.order_events, per.add_to_carts),
         order_to_pay_rate=rate(per.pays, per.order_events),
     )
+    for column, name in (("_hour", "peak_active_hour"), ("_weekday", "peak_active_weekday"),
+                         ("_category", "top_browsed_category")):
+        out = out.left_join(top_value(e, column, name), "person_id").drop("person_id_right")
+    return out
 
 
-def population_funnel(events: ir.Table, steps: dict[str, str] | None = None) -> ir.Table:
-    """Persons reaching each step, conversion from the previous step, drop-off and median dwell seconds.
+def _reach(events: ir.Table, steps: Mapping[str, list[str]], key: str, by: list[str]) -> ir.Table:
+    """Per step: how many ``key`` values reach it, and the median seconds from the previous step.
 
-    A person reaches step k when they reached step k-1 and later (or at the same time) had the
-    event of step k; times are each person's first event of a step. Counts never increase.
+    ``key`` reaches step k at its first step-k event at or after the time it reached step k-1.
     """
-    steps = steps or FUNNEL_STEPS
-    firsts = events.filter(events.event_type.isin(list(steps.values())))
-    firsts = firsts.group_by(["person_id", "event_type"]).aggregate(first_ts=firsts.event_ts.min())
     parts = []
     reached: ir.Table | None = None
-    for order, (step, event_type) in enumerate(steps.items()):
-        cur = firsts.filter(firsts.event_type == event_type).select("person_id", ts="first_ts")
+    for order, types in enumerate(steps.values()):
+        e = events.filter(events.event_type.isin(types))
         if reached is None:
-            reached = cur
-            parts.append(cur.aggregate(persons=cur.count(), dwell=ibis.null("float64"))
-                         .mutate(step=ibis.literal(step), step_order=order))
-            continue
-        prev = reached.select("person_id", prev_ts="ts")
-        j = cur.inner_join(prev, "person_id")
-        j = j.filter(j.ts >= j.prev_ts)
-        dwell = (j.ts.epoch_seconds() - j.prev_ts.epoch_seconds()).cast("float64")
-        parts.append(j.aggregate(persons=j.count(), dwell=dwell.median())
-                     .mutate(step=ibis.literal(step), step_order=order))
-        reached = j.select("person_id", "ts")
-    funnel = ibis.union(*parts)
-    prev_persons = funnel.persons.lag().over(order_by=funnel.step_order)
-    return funnel.select(
-        "step_order", "step", "persons",
-        conversion=ibis.ifelse(prev_persons > 0, funnel.persons / prev_persons, ibis.null("float64")),
-        drop_off=ibis.ifelse(prev_persons > 0, 1 - funnel.persons / prev_persons, ibis.null("float64")),
-        median_seconds_from_previous=funnel.dwell,
-    ).order_by("step_order")
+            cur = e.group_by([*by, key]).aggregate(ts=e.event_ts.min())
+            dwell = ibis.null("float64")
+        else:
+            prev = reached.rename(_prev_ts="ts")
+            j = e.inner_join(prev, [*by, key])
+            j = j.filter(j.event_ts >= j._prev_ts)
+            cur = j.group_by([*by, key]).aggregate(ts=j.event_ts.min(), _prev_ts=j._prev_ts.min())
+            dwell = (cur.ts.epoch_seconds() - cur._prev_ts.epoch_seconds()).cast("float64")
+        metrics = {"n": cur.count(), "dwell": dwell.median() if reached is not None else ibis.null("float64")}
+        agg = cur.group_by(by).aggregate(**metrics) if by else cur.aggregate(**metrics)
+        parts.append(agg.mutate(step_order=order))
+        reached = cur.select(*by, key, "ts")
+    return ibis.union(*parts)
+
+
+def population_funnel(events: ir.Table, steps: Mapping[str, str | Sequence[str]] | None = None,
+                      by: str | None = None) -> ir.Table:
+    """The population consumption path: persons and sessions reaching each step, step conversion,
+    drop-off and the median seconds from the previous step.
+
+    ``events`` come from :func:`events_with_persons` (a visitor is a person, or an anonymous id no
+    identity resolves). A visitor reaches step k at their first event of that step at or after the
+    time they reached step k-1; a session likewise within the session (events without a session id
+    form one session per visitor and day). ``conversion`` = persons at this step / at the previous
+    step, ``drop_off`` = 1 − conversion, ``session_conversion`` likewise for sessions;
+    ``median_seconds_from_previous`` over the persons reaching the step. Counts never increase.
+    ``by`` (a column of ``events``, e.g. ``channel``) gives one funnel per value.
+
+    >>> import ibis, pandas as pd
+    >>> e = ibis.memtable(pd.DataFrame({"visitor_id": ["a", "a", "b"], "session_id": ["s", "s", "t"],
+    ...     "event_type": ["product_view", "add_to_cart", "product_view"],
+    ...     "event_ts": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:02", "2024-01-01 11:00"])}))
+    >>> f = population_funnel(e, {"view": "product_view", "cart": "add_to_cart"}).execute()
+    >>> f[["step", "persons", "sessions", "conversion", "median_seconds_from_previous"]].values.tolist()
+    [['view', 2, 2, nan, nan], ['cart', 1, 1, 0.5, 120.0]]
+    """
+    raw = steps or DEFAULT_FUNNEL
+    named = {name: [types] if isinstance(types, str) else list(types) for name, types in raw.items()}
+    group = [by] if by else []
+    e = events
+    if by:
+        e = e.mutate(**{by: e[by].cast("string").fill_null("unknown")})
+    session = ibis.coalesce(e.session_id.cast("string"), e.visitor_id + "@" + e.event_ts.date().cast("string"))
+    e = e.mutate(_session=session).select(*group, "visitor_id", "_session", "event_type", "event_ts")
+    persons = _reach(e, named, "visitor_id", group)
+    sessions = _reach(e, named, "_session", group).rename(_sessions="n").drop("dwell")
+    frame = pd.DataFrame({"step_order": range(len(named)), "step": list(named),
+                          "event_types": [",".join(t) for t in named.values()]})
+    grid = ibis.memtable(frame)
+    if by:
+        grid = e.select(by).distinct().cross_join(grid)
+    f = grid
+    for part in (persons, sessions):
+        f = f.left_join(part, ["step_order", *group])
+        f = f.drop(*[c for c in f.columns if c.endswith("_right")])
+    f = f.mutate(persons=f.n.fill_null(0).cast("int64"), sessions=f._sessions.fill_null(0).cast("int64"))
+    w = ibis.window(group_by=group or None, order_by=f.step_order)
+    prev_p, prev_s = f.persons.lag().over(w), f.sessions.lag().over(w)
+    conversion = ibis.ifelse(prev_p > 0, f.persons / prev_p, ibis.null("float64"))
+    return f.select(
+        *group, "step_order", "step", "event_types", "persons", "sessions",
+        conversion=conversion, drop_off=1 - conversion,
+        session_conversion=ibis.ifelse(prev_s > 0, f.sessions / prev_s, ibis.null("float64")),
+        median_seconds_from_previous=f.dwell,
+    ).order_by([*group, "step_order"])
 
 
 def compute_service(interactions: ir.Table, keys: ir.Table, *, as_of: datetime) -> ir.Table:

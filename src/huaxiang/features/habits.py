@@ -1,65 +1,150 @@
-"""How a person buys: time patterns, payday, channel, payment, promotion, returns.
+"""How a person buys: time patterns, payday, festivals, channel, payment, promotion, returns.
 
-All shares are over the person's purchases (paid or pending orders) before ``as_of``:
+All shares are over the person's purchases (see :func:`huaxiang.features.persons.person_orders`)
+before ``as_of``, times in the workspace's local time as stored:
 
-- ``peak_hour`` (0–23) and ``peak_weekday`` (0 = Monday) — the most frequent, earliest on ties;
-- ``share_night_orders``: placed from 22:00 to 01:59; ``share_weekend_orders``: Saturday or Sunday;
-- ``share_payday_orders``: placed on the payday (day of month, default 10) or the following
-  ``payday_window - 1`` days; ``payday_lift``: that share over the share of calendar days the window
-  covers (window / 30.44), so 1.0 means no payday effect;
+- ``peak_hour`` (0–23), ``peak_weekday`` (0 = Monday), ``peak_month`` (1–12): the most frequent,
+  the smallest on ties;
+- ``share_night_orders``: placed in the night hours (default 22:00–01:59);
+  ``share_weekend_orders``: Saturday or Sunday;
+- ``share_payday_orders``: placed on a payday (day of month, default the 10th) or the
+  ``payday_window - 1`` days after it (a window running past the month's end continues into the next
+  month); ``payday_lift``: that share over the share of calendar days the windows cover
+  (covered days / 30.44), so 1.0 means no payday effect;
+- ``share_festival_orders``: placed during a shopping festival of the calendar
+  (:data:`huaxiang.features.settings.DEFAULT_FESTIVALS`);
 - ``share_discounted_orders``: with a discount or a promotion id; ``avg_discount_depth``: mean of
-  discount / (amount + discount) over discounted orders;
+  discount / (amount + discount) over discounted purchases;
 - ``top_channel``/``top_channel_share``, ``share_app`` … ``share_store``, ``channel_count``;
-  ``top_payment_method``/``top_payment_share``;
-- ``share_festival_orders``: placed during a shopping festival (:data:`FESTIVALS`);
-- ``share_refunded_orders``: cancelled or refunded orders (credit notes excluded) over all orders.
+  ``top_payment_method``/``top_payment_share`` (over purchases with a known value);
+- ``share_refunded_orders``: cancellations over orders placed — (voided orders + credit notes) /
+  (purchases + voided orders), capped at 1. A credit note (a negative cancellation invoice such as
+  Online Retail's ``C…``) cancels an earlier purchase; a voided order is a cancelled or refunded
+  order with a non-negative amount.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 
+from huaxiang.features.settings import FeatureSettings, Festival
+
 CHANNELS = ("app", "mini_program", "web", "store")
 
-#: Shopping festivals as (month, first day, last day): 618 (Jun 1–18), Double 11 (Nov 1–11),
-#: Double 12 (Dec 12). Spring Festival moves with the lunar calendar and is not in this first list.
-FESTIVALS: tuple[tuple[int, int, int], ...] = ((6, 1, 18), (11, 1, 11), (12, 12, 12))
 
+def in_festival(ts: ir.TimestampValue, festivals: Sequence[Festival]) -> ir.BooleanValue:
+    """Whether ``ts`` falls in one of ``festivals`` (bounds inclusive).
 
-def _in_festival(ts: ir.TimestampValue) -> ir.BooleanValue:
-    month, day = ts.month(), ts.day()
-    hits = [(month == m) & (day >= a) & (day <= b) for m, a, b in FESTIVALS]
+    >>> import ibis
+    >>> from huaxiang.features.settings import DEFAULT_FESTIVALS
+    >>> ts = ibis.timestamp("2024-02-05 12:00:00")  # 5 days before the 2024 Spring Festival
+    >>> bool(in_festival(ts, DEFAULT_FESTIVALS).execute())
+    True
+    """
+    if not festivals:
+        return ibis.literal(False)
+    month_day = ts.month() * 100 + ts.day()
+    day = ts.date()
+    hits: list[ir.BooleanValue] = []
+    for f in festivals:
+        if f.recurring:
+            lo, hi = (int(v.replace("-", "")) for v in (f.start, f.end))
+            hits.append(month_day.between(lo, hi))
+        else:
+            hits.append(day.between(ibis.date(date.fromisoformat(f.start)), ibis.date(date.fromisoformat(f.end))))
     out = hits[0]
     for h in hits[1:]:
         out = out | h
     return out
 
 
-def _top(t: ir.Table, column: str, name: str, share_name: str) -> ir.Table:
-    """Per person: the most frequent non-null value of ``column`` and its share of non-null values."""
+def in_payday_window(ts: ir.TimestampValue, paydays: Sequence[int], window: int) -> ir.BooleanValue:
+    """Whether ``ts`` is on a payday or in the ``window - 1`` days after it.
+
+    >>> import ibis
+    >>> bool(in_payday_window(ibis.timestamp("2024-03-02 08:00:00"), [28], 5).execute())  # Feb 28 + 3 days
+    True
+    """
+    day = ts.day()
+    out: ir.BooleanValue | None = None
+    for p in paydays:
+        if p + window - 1 <= 28:
+            hit = day.between(p, p + window - 1)
+        else:  # runs past the end of a short month: count back up to window - 1 days
+            d = ts.date()
+            hit = day == p
+            for k in range(1, window):
+                hit = hit | ((d - ibis.interval(days=k)).day() == p)
+        out = hit if out is None else out | hit
+    assert out is not None
+    return out
+
+
+def payday_expected_share(paydays: Sequence[int], window: int) -> float:
+    """Share of an average month's days inside the payday windows (the baseline of ``payday_lift``).
+
+    >>> round(payday_expected_share([10], 5), 4)
+    0.1643
+    """
+    covered = {(p + k - 1) % 30 for p in paydays for k in range(window)}
+    return min(len(covered) / 30.44, 1.0)
+
+
+def in_hours(hour: ir.IntegerValue, hours: tuple[int, int]) -> ir.BooleanValue:
+    """Whether ``hour`` is in ``[start, end)``, wrapping past midnight when start > end."""
+    start, end = hours
+    if start < end:
+        return (hour >= start) & (hour < end)
+    return (hour >= start) | (hour < end)
+
+
+def top_value(t: ir.Table, column: str, name: str, share_name: str | None = None) -> ir.Table:
+    """Per person: the most frequent non-null value of ``column`` (smallest on ties) and its share."""
     known = t.filter(t[column].notnull())
     counts = known.group_by(["person_id", column]).aggregate(n=known.count())
     w = ibis.window(group_by=counts.person_id, order_by=[ibis.desc(counts.n), counts[column]])
     ranked = counts.mutate(rank=ibis.row_number().over(w), total=counts.n.sum().over(group_by=counts.person_id))
     top = ranked.filter(ranked["rank"] == 0)
-    return top.select("person_id", **{name: top[column], share_name: top.n / top.total})
+    columns: dict[str, ir.Value] = {name: top[column]}
+    if share_name is not None:
+        columns[share_name] = top.n / top.total
+    return top.select("person_id", **columns)
 
 
-def compute_habits(orders: ir.Table, *, payday: int = 10, payday_window: int = 5) -> ir.Table:
-    """One row per person with the habit columns, from :func:`person_orders` rows."""
+def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) -> ir.Table:
+    """One row per buying person with the habit columns, from :func:`person_orders` rows.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> o = ibis.memtable(pd.DataFrame({
+    ...     "person_id": ["a", "a"], "order_ts": pd.to_datetime(["2024-06-10 23:00", "2024-07-02 12:00"]),
+    ...     "amount": [10.0, 20.0], "discount_amount": [0.0, 5.0], "promo_id": [None, None],
+    ...     "channel": ["app", "store"], "payment_method": ["alipay", "cash"], "status": ["paid", "paid"],
+    ...     "is_purchase": [True, True]}))
+    >>> h = compute_habits(o).execute().iloc[0]
+    >>> [float(h[c]) for c in ("share_night_orders", "share_payday_orders", "share_festival_orders",
+    ...                      "share_discounted_orders")]
+    [0.5, 0.5, 0.5, 0.5]
+    """
+    s = settings or FeatureSettings()
     purchases = orders.filter(orders.is_purchase)
-    hour = purchases.order_ts.hour()
-    weekday = purchases.order_ts.day_of_week.index()
-    day = purchases.order_ts.day()
-    discounted = (purchases.discount_amount.fill_null(0) > 0) | purchases.promo_id.notnull()
-    depth = purchases.discount_amount.fill_null(0) / (purchases.amount + purchases.discount_amount.fill_null(0))
+    ts = purchases.order_ts
+    hour = ts.hour()
+    weekday = ts.day_of_week.index()
+    discount = purchases.discount_amount.fill_null(0)
+    discounted = (discount > 0) | purchases.promo_id.notnull()
+    gross = purchases.amount + discount
     p = purchases.mutate(
-        _hour=hour, _weekday=weekday, _night=(hour >= 22) | (hour < 2), _weekend=weekday >= 5,
-        _payday=(day >= payday) & (day < payday + payday_window), _disc=discounted,
-        _festival=_in_festival(purchases.order_ts),
-        _depth=ibis.ifelse(discounted & (purchases.amount + purchases.discount_amount.fill_null(0) > 0), depth,
-                           ibis.null("float64")),
+        _hour=hour, _weekday=weekday, _month=ts.month(),
+        _night=in_hours(hour, s.night_hours), _weekend=weekday >= 5,
+        _payday=in_payday_window(ts, s.paydays, s.payday_window), _disc=discounted,
+        _festival=in_festival(ts, s.festivals),
+        _depth=ibis.ifelse(discounted & (gross > 0), discount / gross, ibis.null("float64")),
     )
     shares = p.group_by("person_id").aggregate(
         share_night_orders=p._night.mean(),
@@ -71,15 +156,22 @@ def compute_habits(orders: ir.Table, *, payday: int = 10, payday_window: int = 5
         channel_count=p.channel.nunique(),
         **{f"share_{c}": (p.channel == c).mean() for c in CHANNELS},
     )
-    shares = shares.mutate(payday_lift=shares.share_payday_orders / (payday_window / 30.44))
+    shares = shares.mutate(payday_lift=shares.share_payday_orders / payday_expected_share(s.paydays, s.payday_window))
     voided = orders.status.isin(["cancelled", "refunded"]) & (orders.amount >= 0)
-    returns = orders.group_by("person_id").aggregate(share_refunded_orders=voided.mean())
+    credit = orders.status.isin(["cancelled", "refunded"]) & (orders.amount < 0)
+    returns = orders.group_by("person_id").aggregate(
+        _cancels=(voided | credit).sum(), _placed=(orders.is_purchase | voided).sum()
+    )
+    returns = returns.select(
+        "person_id",
+        share_refunded_orders=ibis.ifelse(
+            returns._placed > 0, ibis.least(returns._cancels / returns._placed, 1.0), ibis.null("float64")
+        ),
+    )
     out = shares.left_join(returns, "person_id").drop("person_id_right")
     for column, name, share in (("_hour", "peak_hour", None), ("_weekday", "peak_weekday", None),
+                                ("_month", "peak_month", None),
                                 ("channel", "top_channel", "top_channel_share"),
                                 ("payment_method", "top_payment_method", "top_payment_share")):
-        top = _top(p, column, name, share or "_hx_share")
-        if share is None:
-            top = top.drop("_hx_share")
-        out = out.left_join(top, "person_id").drop("person_id_right")
+        out = out.left_join(top_value(p, column, name, share), "person_id").drop("person_id_right")
     return out

@@ -35,18 +35,29 @@ def person_keys(engine: Engine) -> ir.Table:
     return keys.mutate(person_id=keys.source + ":" + keys.source_customer_id)
 
 
-def person_orders(engine: Engine, *, as_of: ir.Value) -> ir.Table:
-    """Orders before ``as_of`` with their ``person_id`` (guest orders excluded) and net value.
+def person_orders(engine: Engine, *, as_of: ir.Value, guests: bool = False, keys: ir.Table | None = None) -> ir.Table:
+    """Orders before ``as_of`` with their ``person_id`` and net value.
 
     ``net_amount`` is what the order adds to spend: a sale (paid/pending) its amount; a credit note
     (cancelled/refunded with a negative amount, e.g. an Online Retail ``C…`` invoice) its negative
     amount, netting the original sale; a voided order (cancelled/refunded, amount ≥ 0) nothing.
-    ``is_purchase`` marks sales.
+    ``is_purchase`` marks sales — the purchases every frequency counts. A credit note is not a
+    purchase, and a sale later cancelled by a credit note stays one (the customer did buy; the
+    spend nets out and the cancellation shows in ``share_refunded_orders``).
+
+    Guest orders (no customer key) are left out unless ``guests=True``, which keeps them with a
+    NULL ``person_id`` for population figures (category shares, price percentiles). ``keys``:
+    :func:`person_keys` when already computed.
     """
     orders = engine.table("orders")
-    keys = person_keys(engine)
-    o = orders.filter(orders.order_ts < as_of, orders.source_customer_id.notnull())
-    joined = o.inner_join(keys, ["source", "source_customer_id"])
+    keys = person_keys(engine) if keys is None else keys
+    o = orders.filter(orders.order_ts < as_of)
+    if guests:
+        joined = o.left_join(keys, ["source", "source_customer_id"])
+        joined = joined.drop(*[c for c in joined.columns if c.endswith("_right")])
+    else:
+        o = o.filter(o.source_customer_id.notnull())
+        joined = o.inner_join(keys, ["source", "source_customer_id"])
     sale = joined.status.isin(["paid", "pending"])
     net = ibis.cases((sale, joined.amount), (joined.amount < 0, joined.amount), else_=0.0)
     return joined.mutate(net_amount=net.cast("float64"), is_purchase=sale)

@@ -1,0 +1,289 @@
+"""Benchmark: the features stage on DuckDB against pandas and lifetimes, same data, same run.
+
+Generates a synthetic shop directly with numpy (orders, one line per order, a 5,000-product
+catalogue in 40 categories; skewed purchase counts, 3 % guest orders, 5 % cancelled or refunded),
+then, each in its own process so peak memory is its own:
+
+- ``duckdb``: the whole features stage (``run_features``: features, person_category_pref, funnel,
+  catalogue) on a DuckDB file — seconds and peak RSS;
+- ``pandas``: the same RFM, CLV-input and preference features with vectorised pandas;
+- ``lifetimes``: ``summary_data_from_transaction_data(freq="D")`` alone.
+
+Prints seconds, peak memory and the ratios, and checks that DuckDB and pandas agree on every
+person (orders_total, spend_total, frequency, recency, T, monetary_value, top_category,
+category_breadth).
+
+    python bench/features.py                           # 10M orders / 1M persons
+    python bench/features.py --orders 1000000 --persons 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+START = np.datetime64("2023-01-01T00:00:00", "s")
+DAYS = 730
+CHANNELS = np.array(["app", "mini_program", "web", "store"])
+PAYMENTS = np.array(["alipay", "wechat_pay", "card", "cash"])
+COMPARED = ["orders_total", "spend_total", "frequency", "recency", "T", "monetary_value", "category_breadth"]
+
+
+def generate(folder: Path, n_orders: int, n_persons: int, seed: int = 1) -> None:
+    """Write orders.parquet, items.parquet and products.parquet (integer ids; strings made in the load)."""
+    rng = np.random.default_rng(seed)
+    n_products, n_categories = 5000, 40
+    weight = rng.gamma(0.6, 1.0, n_persons)
+    customer = rng.choice(n_persons, n_orders, p=weight / weight.sum()).astype(np.int64)
+    guest = rng.random(n_orders) < 0.03
+    seconds = rng.integers(0, DAYS * 86400, n_orders)
+    product = rng.integers(0, n_products, n_orders)
+    category = np.arange(n_products) % n_categories
+    base = np.round(np.exp(rng.normal(4.0, 0.8, n_products)), 1)
+    quantity = 1 + rng.poisson(0.4, n_orders)
+    unit_price = np.round(base[product] * rng.uniform(0.9, 1.1, n_orders), 2)
+    u = rng.random(n_orders)
+    status = np.where(u < 0.03, "cancelled", np.where(u < 0.05, "refunded", "paid"))
+    discount = np.where(rng.random(n_orders) < 0.2, np.round(quantity * unit_price * 0.1, 2), 0.0)
+    pq.write_table(pa.table({
+        "order_id": np.arange(n_orders, dtype=np.int64),
+        "customer": pa.array(customer, mask=guest),
+        "order_ts": START + seconds.astype("timedelta64[s]"),
+        "amount": np.round(quantity * unit_price - discount, 2),
+        "discount_amount": discount,
+        "channel": CHANNELS[rng.integers(0, 4, n_orders)],
+        "payment_method": PAYMENTS[rng.integers(0, 4, n_orders)],
+        "status": status,
+    }), folder / "orders.parquet")
+    pq.write_table(pa.table({
+        "order_id": np.arange(n_orders, dtype=np.int64), "product": product,
+        "quantity": quantity.astype(np.float64), "unit_price": unit_price,
+    }), folder / "items.parquet")
+    pq.write_table(pa.table({
+        "product": np.arange(n_products), "category": [f"cat{c:02d}/leaf{c:02d}" for c in category],
+        "brand": [f"brand{p % 300}" for p in range(n_products)], "list_price": base,
+    }), folder / "products.parquet")
+
+
+def peak_gib() -> float:
+    """Peak resident memory of this process, GiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run_duckdb(folder: Path) -> dict[str, Any]:
+    """Load the canonical tables, then time the whole features stage."""
+    import ibis
+
+    from huaxiang.engine import create_engine
+    from huaxiang.features.stage import run_features
+    from huaxiang.schema import CANONICAL, empty_table
+
+    eng = create_engine("duckdb", workspace_dir=folder)
+    con = eng.con
+    raw_orders = con.read_parquet(str(folder / "orders.parquet"))
+    raw_items = con.read_parquet(str(folder / "items.parquet"))
+    raw_products = con.read_parquet(str(folder / "products.parquet"))
+    tables = {
+        "orders": raw_orders.select(
+            source=ibis.literal("shop"), order_id=raw_orders.order_id.cast("string"),
+            source_customer_id=raw_orders.customer.cast("string"), order_ts=raw_orders.order_ts,
+            amount=raw_orders.amount, discount_amount=raw_orders.discount_amount, channel=raw_orders.channel,
+            payment_method=raw_orders.payment_method, status=raw_orders.status,
+        ),
+        "order_items": raw_items.select(
+            source=ibis.literal("shop"), order_id=raw_items.order_id.cast("string"), line_no=ibis.literal(1),
+            product_id=raw_items["product"].cast("string"), quantity=raw_items.quantity,
+            unit_price=raw_items.unit_price,
+        ),
+        "products": raw_products.select(
+            source=ibis.literal("shop"), product_id=raw_products["product"].cast("string"),
+            category=raw_products.category, brand=raw_products.brand, list_price=raw_products.list_price,
+        ),
+    }
+    for name in ("customers_raw", "orders", "order_items", "products", "events", "interactions"):
+        schema = CANONICAL[name].ibis_schema
+        if name in tables:
+            t = tables[name]
+            expr = t.select(**{c: (t[c] if c in t.columns else ibis.null()).cast(typ) for c, typ in schema.items()})
+        else:
+            expr = empty_table(name)
+        eng.materialize(name, expr)
+    loaded = peak_gib()
+    ctx = SimpleNamespace(engine=eng, config=SimpleNamespace(features={}))
+    started = time.perf_counter()
+    result = run_features(ctx)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    f = eng.table("features")
+    eng.execute(f.select("person_id", "top_category", *COMPARED)).to_parquet(folder / "duckdb_out.parquet")
+    # The same RFM + CLV + preference features as the pandas side, alone (like for like).
+    from huaxiang.features.persons import person_orders
+    from huaxiang.features.preferences import category_preferences, compute_preferences, price_lines
+    from huaxiang.features.rfm import compute_rfm
+    from huaxiang.features.stage import _purchased_lines, default_as_of
+
+    started = time.perf_counter()
+    as_of = default_as_of(eng)
+    orders = eng.materialize("_core_orders", person_orders(eng, as_of=ibis.timestamp(as_of), guests=True), temp=True)
+    priced = eng.materialize("_core_lines", price_lines(_purchased_lines(eng, orders)), temp=True)
+    prefs = category_preferences(priced)
+    mine = orders.filter(orders.person_id.notnull())
+    core = compute_rfm(mine, as_of=as_of).left_join(compute_preferences(priced, prefs), "person_id")
+    eng.materialize("_core", core.drop("person_id_right"), temp=True)
+    core_seconds = time.perf_counter() - started
+    return {"seconds": seconds, "core_seconds": core_seconds, "peak_gib": peak_gib(), "peak_after_load_gib": loaded,
+            "tables": result.tables,
+            "timings": {k: round(v, 2) for k, v in eng.timings.items() if not k.startswith(tuple(tables))}}
+
+
+def run_pandas(folder: Path) -> dict[str, Any]:
+    """The same RFM, CLV inputs and preference features with pandas."""
+    started = time.perf_counter()
+    o = pd.read_parquet(folder / "orders.parquet")
+    items = pd.read_parquet(folder / "items.parquet")
+    products = pd.read_parquet(folder / "products.parquet")
+    as_of = (o["order_ts"].max().normalize() + pd.Timedelta(days=1))
+    o = o[o["order_ts"] < as_of]
+    sale = o["status"].isin(["paid", "pending"])
+    o = o.assign(net=o["amount"].where(sale | (o["amount"] < 0), 0.0), sale=sale)
+    mine = o[o["customer"].notna()].copy()
+    mine["customer"] = mine["customer"].astype(np.int64)
+    buys = mine[mine["sale"]]
+    g = buys.groupby("customer")
+    d365, d90, d180 = (as_of - pd.Timedelta(days=n) for n in (365, 90, 180))
+    ts = buys["order_ts"]
+    rfm = pd.DataFrame({
+        "orders_total": g.size(),
+        "orders_365d": (ts >= d365).groupby(buys["customer"]).sum(),
+        "orders_90d": (ts >= d90).groupby(buys["customer"]).sum(),
+        "orders_prev_90d": ((ts >= d180) & (ts < d90)).groupby(buys["customer"]).sum(),
+        "first_order_ts": g["order_ts"].min(), "last_order_ts": g["order_ts"].max(),
+    })
+    rfm["spend_total"] = mine.groupby("customer")["net"].sum()
+    rfm["spend_365d"] = mine["net"].where(mine["order_ts"] >= d365, 0.0).groupby(mine["customer"]).sum()
+    rfm["recency_days"] = (as_of - rfm["last_order_ts"]).dt.total_seconds() / 86400
+    rfm["avg_order_value"] = rfm["spend_total"] / rfm["orders_total"]
+    days = mine.assign(day=mine["order_ts"].dt.normalize()).groupby(["customer", "day"]).agg(
+        value=("net", "sum"), bought=("sale", "any")).reset_index()
+    days = days[days["bought"]]
+    dg = days.groupby("customer")
+    first_day, last_day, n_days = dg["day"].min(), dg["day"].max(), dg.size()
+    first_value = days.loc[dg["day"].idxmin(), ["customer", "value"]].set_index("customer")["value"]
+    end = as_of - pd.Timedelta(days=1)
+    rfm["frequency"] = n_days - 1
+    rfm["recency"] = (last_day - first_day).dt.days.astype(float)
+    rfm["T"] = (end - first_day).dt.days.astype(float)
+    repeat = dg["value"].sum() - first_value
+    rfm["monetary_value"] = (repeat / (n_days - 1)).where(n_days > 1, 0.0)
+    # preferences
+    lines = items.merge(o.loc[o["sale"], ["order_id", "customer"]], on="order_id").merge(products, on="product")
+    lines["spend"] = lines["quantity"] * lines["unit_price"]
+    lines["top"] = lines["category"].str.split("/").str[0]
+    lines["pct"] = lines.groupby("category")["unit_price"].rank(method="min")
+    counts = lines.groupby("category")["unit_price"].transform("size")
+    lines["pct"] = ((lines["pct"] - 1) / (counts - 1)).where(counts > 1, 0.0)
+    population = lines.groupby("top")["spend"].sum()
+    population = population / population.sum()
+    person_lines = lines[lines["customer"].notna()].copy()
+    person_lines["customer"] = person_lines["customer"].astype(np.int64)
+    by_cat = person_lines.groupby(["customer", "top"])["spend"].sum().reset_index()
+    by_cat["total"] = by_cat.groupby("customer")["spend"].transform("sum")
+    top = by_cat.sort_values(["customer", "spend", "top"], ascending=[True, False, True]).drop_duplicates("customer")
+    top = top.set_index("customer")
+    rfm["top_category"] = top["top"]
+    rfm["top_category_share"] = top["spend"] / top["total"]
+    rfm["top_category_affinity"] = rfm["top_category_share"] / top["top"].map(population)
+    pg = person_lines.groupby("customer")
+    rfm["category_breadth"] = pg["top"].nunique()
+    rfm["price_tier_index"] = pg["pct"].mean()
+    rfm["share_high_price_items"] = (person_lines["pct"] >= 0.75).groupby(person_lines["customer"]).mean()
+    by_brand = person_lines.groupby(["customer", "brand"])["spend"].sum().reset_index()
+    rfm["top_brand"] = by_brand.sort_values(["customer", "spend", "brand"], ascending=[True, False, True]) \
+        .drop_duplicates("customer").set_index("customer")["brand"]
+    seconds = time.perf_counter() - started
+    out = rfm.reset_index().rename(columns={"customer": "person_id"})
+    out["person_id"] = "shop:" + out["person_id"].astype(str)
+    out[["person_id", "top_category", *COMPARED]].to_parquet(folder / "pandas_out.parquet")
+    return {"seconds": seconds, "peak_gib": peak_gib(), "persons": len(out)}
+
+
+def run_lifetimes(folder: Path) -> dict[str, Any]:
+    """lifetimes' summary_data_from_transaction_data on the purchases."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes.utils import summary_data_from_transaction_data
+    o = pd.read_parquet(folder / "orders.parquet", columns=["customer", "order_ts", "amount", "status"])
+    o = o[o["customer"].notna() & (o["status"] == "paid")]
+    started = time.perf_counter()
+    s = summary_data_from_transaction_data(o, "customer", "order_ts", monetary_value_col="amount", freq="D")
+    return {"seconds": time.perf_counter() - started, "peak_gib": peak_gib(), "persons": len(s)}
+
+
+def child(kind: str, folder: Path) -> dict[str, Any]:
+    """Run one part in a fresh process (so its peak memory is its own)."""
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--folder", str(folder)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10_000_000)
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--skip-lifetimes", action="store_true", help="lifetimes is slow at 10M rows")
+    parser.add_argument("--child", choices=["duckdb", "pandas", "lifetimes"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        runner = {"duckdb": run_duckdb, "pandas": run_pandas, "lifetimes": run_lifetimes}[args.child]
+        print(json.dumps(runner(args.folder), default=str))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="hx-bench-features-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        generate(folder, args.orders, args.persons)
+        print(f"generated {args.orders:,} orders / {args.persons:,} persons in {time.perf_counter() - started:.1f} s")
+        duck = child("duckdb", folder)
+        print(f"duckdb   features stage {duck['seconds']:7.1f} s   peak {duck['peak_gib']:.2f} GiB "
+              f"(after load {duck['peak_after_load_gib']:.2f})   {duck['tables']}")
+        print(f"         per table: {duck['timings']}")
+        print(f"duckdb   RFM + CLV + preferences only {duck['core_seconds']:7.1f} s")
+        pand = child("pandas", folder)
+        print(f"pandas   RFM + CLV + preferences {pand['seconds']:7.1f} s   peak {pand['peak_gib']:.2f} GiB")
+        life = None if args.skip_lifetimes else child("lifetimes", folder)
+        if life:
+            print(f"lifetimes summary_data_from_transaction_data {life['seconds']:7.1f} s   peak {life['peak_gib']:.2f} GiB")
+        a = pd.read_parquet(folder / "duckdb_out.parquet").set_index("person_id")
+        b = pd.read_parquet(folder / "pandas_out.parquet").set_index("person_id")
+        a = a.loc[b.index]
+        worst = {c: float((a[c].astype(float) - b[c].astype(float)).abs().max()) for c in COMPARED}
+        same_top = float((a["top_category"] == b["top_category"]).mean())
+        print(f"agreement on {len(b):,} buyers: max |duckdb - pandas| {worst}; same top_category {same_top:.4f}")
+        print(f"ratio pandas / duckdb (like for like, RFM + CLV + preferences): "
+              f"{pand['seconds'] / duck['core_seconds']:.2f}x")
+        print(f"ratio pandas / duckdb whole stage: {pand['seconds'] / duck['seconds']:.2f}x"
+              + (f"; (pandas + lifetimes) / duckdb: {(pand['seconds'] + life['seconds']) / duck['seconds']:.2f}x"
+                 if life else ""))
+        ok = duck["seconds"] < 30 and pand["seconds"] / duck["seconds"] >= 5 and duck["peak_gib"] < 6
+        print(f"goal (< 30 s, >= 5x pandas, < 6 GiB): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

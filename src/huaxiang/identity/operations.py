@@ -1,0 +1,152 @@
+"""Operator verbs on a built workspace: explain a person, merge two persons, split records off a person.
+
+Corrections are stored in ``identity_overrides.yaml`` (record keys, not person ids, so they survive
+rebuilds) and applied by the identity stage on every build.
+
+Examples
+--------
+>>> import tempfile, huaxiang
+>>> ws = huaxiang.Workspace.init(tempfile.mkdtemp(), example="demo", customers=300)  # doctest: +SKIP
+>>> _ = ws.build(stages=["ingest", "clean", "identity"])  # doctest: +SKIP
+>>> records, links = explain_person(ws, "P0123456789abcdef")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from huaxiang.errors import WorkspaceError
+from huaxiang.identity.graph import RECORD
+from huaxiang.identity.settings import load_overrides, save_overrides
+
+_SHOWN = ("name", "phone", "email", "member_card", "user_id", "wechat_unionid", "birth_date", "city", "registered_at")
+
+
+def resolve_person_id(ws: Any, person_id: str) -> str:
+    """The current id of ``person_id`` (following ``person_aliases``); raises if unknown."""
+    eng = ws.engine
+    rp = eng.table("record_persons")
+    if int(eng.execute(rp.filter(rp.person_id == person_id).count())):
+        return person_id
+    if eng.has_table("person_aliases"):
+        al = eng.table("person_aliases")
+        hit = eng.execute(al.filter(al.alias_id == person_id).select("person_id"))
+        if len(hit):
+            return str(hit["person_id"].iloc[0])
+    raise WorkspaceError(f"person {person_id!r} is not in this workspace; find ids with `huaxiang show persons`")
+
+
+def person_records(ws: Any, person_id: str) -> list[str]:
+    """Record keys (``source:source_customer_id``) of a person."""
+    rp = ws.engine.table("record_persons")
+    frame = ws.engine.execute(rp.filter(rp.person_id == person_id).select(RECORD).order_by(RECORD))
+    return [str(v) for v in frame[RECORD]]
+
+
+def explain_person(ws: Any, person_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The records of a person (with their main attributes) and why each was joined.
+
+    Returns ``(records, links)``; ``links`` has ``record_key, linked_record_key, rule,
+    identifier_value, match_probability`` (rule is the shared identifier type, ``splink`` or
+    ``operator_merge``).
+    """
+    pid = resolve_person_id(ws, person_id)
+    eng = ws.engine
+    rp = eng.table("record_persons")
+    mine = rp.filter(rp.person_id == pid)
+    c = eng.table("customers_raw")
+    shown = [col for col in _SHOWN if col in c.columns]
+    records = mine.left_join(c.select("source", "source_customer_id", *shown), ["source", "source_customer_id"])
+    records = records.select(RECORD, *shown).order_by(RECORD)
+    lk = eng.table("identity_links")
+    links = lk.filter(lk.person_id == pid).drop("person_id").order_by([RECORD, "rule"])
+    return eng.execute(records), eng.execute(links)
+
+
+def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list[str]:
+    """Record that these persons are one (stored; applied on the next build). Returns the record keys."""
+    if len(person_ids) < 2:
+        raise WorkspaceError("merge needs at least two person ids")
+    keys: list[str] = []
+    for p in person_ids:
+        keys += person_records(ws, resolve_person_id(ws, p))
+    overrides = load_overrides(ws.path)
+    overrides.merge.append(sorted(set(keys)))
+    # an earlier split between these records no longer holds
+    overrides.split = [s for s in overrides.split
+                       if not (set(s.get("apart", [])) & set(keys) and set(s.get("from", [])) & set(keys))]
+    save_overrides(ws.path, overrides)
+    return sorted(set(keys))
+
+
+def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
+    """Record that ``records`` are not the same person as the rest of ``person_id``'s records."""
+    pid = resolve_person_id(ws, person_id)
+    mine = person_records(ws, pid)
+    unknown = sorted(set(records) - set(mine))
+    if unknown:
+        raise WorkspaceError(f"records {unknown} do not belong to person {pid}; its records: {', '.join(mine)}")
+    rest = sorted(set(mine) - set(records))
+    if not rest:
+        raise WorkspaceError(f"splitting all records off person {pid} changes nothing; name a subset of: "
+                             f"{', '.join(mine)}")
+    overrides = load_overrides(ws.path)
+    overrides.split.append({"apart": sorted(set(records)), "from": rest})
+    overrides.merge = [g for g in overrides.merge if not (set(g) & set(records) and set(g) & set(rest))]
+    save_overrides(ws.path, overrides)
+    return rest
+
+
+def attach_records(ws: Any) -> dict[str, int]:
+    """Attach records that appeared since the last identity build, without recomputing everyone.
+
+    A new record whose identifiers (phone, e-mail, device, …) name exactly one existing person joins
+    it, unless that would break a limit (a second user id or card for a unique type); a record that
+    names no one, or would break a limit, becomes a new person (as a full build would decide); a record naming several persons is left
+    for the next full build (it would merge persons) and counted as ``deferred``. Returns counts.
+    """
+    from huaxiang.identity.settings import parse_settings
+    from huaxiang.identity.stage import _edges, _records
+
+    eng = ws.engine
+    settings = parse_settings(ws.config.identity)
+    rp = eng.table("record_persons")
+    new = eng.materialize("_hx_ia_new", _records(eng).anti_join(rp, RECORD), temp=True)
+    edges = _edges(eng, new, settings).semi_join(new, RECORD)
+    ids = eng.table("identities")
+    hubs = eng.table("identity_hubs").select("identifier_type", "identifier_value")
+    hits = edges.anti_join(hubs, ["identifier_type", "identifier_value"]).inner_join(
+        ids, ["identifier_type", "identifier_value"])
+    per = hits.group_by(RECORD).aggregate(n=hits.person_id.nunique(), person_id=hits.person_id.min())
+    per = eng.materialize("_hx_ia_per", per, temp=True)
+    # the same limits as a full build: joining must not give the person two user ids, two cards, …
+    limits = settings.limits()
+    lim = ibis.memtable({"identifier_type": list(limits) or ["~none~"], "max_values": list(limits.values()) or [1]})
+    one = per.filter(per.n == 1)
+    theirs = one.inner_join(ids, "person_id").select(RECORD, "identifier_type", "identifier_value")
+    mine = edges.semi_join(one, RECORD).select(RECORD, "identifier_type", "identifier_value")
+    both = ibis.union(theirs, mine, distinct=True).inner_join(lim, "identifier_type")
+    over = both.group_by([RECORD, "identifier_type", "max_values"]).aggregate(n=both.identifier_value.nunique())
+    over = over.filter(over.n > over.max_values).select(RECORD).distinct()
+    ok = one.anti_join(over, RECORD)
+    attach = new.inner_join(ok, RECORD).select("source", "source_customer_id", "person_id", RECORD)
+    fresh = new.anti_join(ok, RECORD).anti_join(per.filter(per.n > 1), RECORD)
+    fresh = fresh.select("source", "source_customer_id",
+                         person_id="P" + fresh[RECORD].hexdigest("md5").substr(0, 16), **{RECORD: fresh[RECORD]})
+    added = eng.materialize("_hx_ia_added", ibis.union(attach, fresh, distinct=False), temp=True)
+    counts = {"attached": int(eng.execute(attach.count())), "new_persons": int(eng.execute(fresh.count())),
+              "deferred": int(eng.execute(per.filter(per.n > 1).count()))}
+    eng.append("record_persons", added)
+    if counts["new_persons"] and eng.has_table("person_ids"):
+        eng.append("person_ids", fresh.select("person_id", created_at=ibis.literal(
+            pd.Timestamp.now().isoformat(timespec="seconds"))))
+    new_ids = edges.inner_join(added.select(RECORD, "person_id"), RECORD).select(
+        "identifier_type", "identifier_value", "person_id").anti_join(ids, ["identifier_type", "identifier_value"])
+    eng.append("identities", new_ids.distinct())
+    for name in ("_hx_ia_new", "_hx_ia_per", "_hx_ia_added"):
+        eng.drop(name)
+    return counts
