@@ -1173,7 +1173,8 @@ def generate_shop(
     # ---- app_users.jsonl
     rng = rngs[8]
     pa_app = pa.array(app_person)
-    a_phone = _masked(_phone_variants(rng, p.phone[app_person]), rng.random(na) < 0.08)
+    # mainland apps verify a mobile number at sign-up: only legacy / overseas accounts (1 %) lack one
+    a_phone = _masked(_phone_variants(rng, p.phone[app_person]), rng.random(na) < 0.01)
     a_email = _masked(_noisy_email(rng, p.email.take(pa_app), na), rng.random(na) < 0.45)
     a_platform = p.platform[app_person]
     has_openid = (a_platform == 1) | (rng.random(na) < 0.3)
