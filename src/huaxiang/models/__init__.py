@@ -1,14 +1,25 @@
 """Predictive models fitted on the one-row-per-customer table.
 
-CLV (buy-till-you-die) models live in :mod:`huaxiang.models.clv`.
+CLV (buy-till-you-die) models live in :mod:`huaxiang.models.clv`; churn in
+:mod:`huaxiang.models.churn`; next purchase in :mod:`huaxiang.models.nextpurchase`;
+behaviour anomalies in :mod:`huaxiang.models.anomaly`; the pipeline stage in
+:mod:`huaxiang.models.stage`.
 
 Examples
 --------
 >>> from huaxiang.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
 >>> BetaGeoModel(penalizer_coef=0.0)
 BetaGeoModel(penalizer_coef=0.0, max_iter=1000, tol=1e-10)
+>>> from huaxiang.models import AnomalyModel, ChurnModel
+>>> ChurnModel(horizon=90)
+ChurnModel(horizon=90, n_folds=5)
 """
 
+from huaxiang.models.anomaly import AnomalyModel, anomaly_features, score_anomalies
+from huaxiang.models.churn import ChurnModel, churn_training_set
 from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
+from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "ParetoNBDModel", "expected_clv"]
+__all__ = ["AnomalyModel", "BetaGeoModel", "ChurnModel", "GammaGammaModel", "ParetoNBDModel", "anomaly_features",
+           "churn_training_set", "evaluate_next_purchase", "expected_clv", "predict_next_purchase",
+           "score_anomalies"]

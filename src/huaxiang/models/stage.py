@@ -1,0 +1,337 @@
+"""The models stage: CLV, churn, next purchase, anomalies (and recommendations) per person.
+
+Reads ``features`` (its ``as_of`` is the scoring date) and the canonical tables; writes
+
+- ``scores`` (person_id, clv, expected_purchases_90d, p_alive, churn_prob, p_purchase_30d,
+  expected_days_to_next_purchase, anomaly_score, anomaly_reasons, as_of): one row per person of
+  ``features``; the purchase models leave persons without a purchase NULL;
+- ``model_reports`` (model, metric, value, baseline, baseline_value, train_window, n, note): each
+  model's out-of-time evaluation against its baseline, and a ``skipped`` row with the reason
+  when a model could not be fitted (too few buyers, too short a history) — never a crash;
+- ``recommendations`` when :mod:`huaxiang.models.recommend` is installed;
+- ``models/*.json`` in the workspace folder: parameters, training windows and evaluations.
+
+Time-based validation (``h`` = ``models.churn.horizon_days``): a churn model is trained on
+features at ``as_of - 2h`` labelled by ``[as_of - 2h, as_of - h)``, and evaluated on features at
+``as_of - h`` labelled by ``[as_of - h, as_of)`` against BG/NBD and Pareto/NBD fitted on that
+same window; the model that scores ``as_of`` is then refitted on the latest window. CLV and next
+purchase are checked on the same evaluation window.
+
+Examples
+--------
+>>> from huaxiang.models.stage import REPORT_COLUMNS, SCORE_COLUMNS
+>>> SCORE_COLUMNS[:3], REPORT_COLUMNS[-2:]
+(['person_id', 'clv', 'expected_purchases_90d'], ['n', 'note'])
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import time
+import warnings
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from huaxiang.engine.base import Engine
+from huaxiang.errors import HuaxiangError, ModelError, WorkspaceError
+from huaxiang.models.anomaly import AnomalyModel, anomaly_features
+from huaxiang.models.churn import ChurnModel, churn_labels, churn_training_set, fit_btyd
+from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
+from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
+from huaxiang.models.settings import ModelSettings, parse_settings
+from huaxiang.pipeline import StageContext, StageResult
+
+__all__ = ["REPORT_COLUMNS", "SCORE_COLUMNS", "run_models"]
+
+SCORE_COLUMNS = ["person_id", "clv", "expected_purchases_90d", "p_alive", "churn_prob", "p_purchase_30d",
+                 "expected_days_to_next_purchase", "anomaly_score", "anomaly_reasons", "as_of"]
+REPORT_COLUMNS = ["model", "metric", "value", "baseline", "baseline_value", "train_window", "n", "note"]
+_FLOATS = [c for c in SCORE_COLUMNS if c not in ("person_id", "anomaly_reasons", "as_of")]
+
+
+class _Reports:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.skipped: dict[str, str] = {}
+
+    def add(self, model: str, metric: str, value: float, baseline: str = "", baseline_value: float = float("nan"),
+            window: str = "", n: float = 0, note: str = "") -> None:
+        self.rows.append({"model": model, "metric": metric, "value": float(value), "baseline": baseline,
+                          "baseline_value": float(baseline_value), "train_window": window, "n": int(n),
+                          "note": note})
+
+    def skip(self, model: str, reason: str, window: str = "", n: int = 0) -> None:
+        self.skipped[model] = reason
+        self.add(model, "skipped", float("nan"), window=window, n=n, note=reason)
+
+    def frame(self) -> pd.DataFrame:
+        out = pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
+        return out.astype({"model": "string", "metric": "string", "value": "float64", "baseline": "string",
+                           "baseline_value": "float64", "train_window": "string", "n": "int64", "note": "string"})
+
+
+def _day(ts: datetime) -> str:
+    return f"{ts:%Y-%m-%d}"
+
+
+def _summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """BTYD summary (days) of the buyers of a features frame, ``customer_id`` = person_id."""
+    out = pd.DataFrame({
+        "customer_id": frame["person_id"].astype(str).to_numpy(),
+        "frequency": frame["frequency"].to_numpy(dtype=np.float64),
+        "recency": frame["recency"].to_numpy(dtype=np.float64),
+        "T": np.maximum(frame["T"].to_numpy(dtype=np.float64), 1e-3),
+        "monetary_value": (pd.to_numeric(frame["monetary_value"], errors="coerce") if "monetary_value" in frame
+                           else np.nan),
+    }, index=frame.index)
+    out["recency"] = np.minimum(out["recency"], out["T"])
+    return out
+
+
+def _features_as_of(engine: Engine) -> datetime:
+    from huaxiang.tags.stage import features_as_of
+
+    return features_as_of(engine, engine.table("features"))
+
+
+def _save(folder: Path, name: str, payload: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str, ensure_ascii=False),
+                                         encoding="utf-8")
+
+
+def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, reports: _Reports,
+             saved: dict[str, Any], window: str) -> BetaGeoModel | ParetoNBDModel | None:
+    """BG/NBD + Gamma-Gamma on the buyers at ``as_of``: clv, expected_purchases_90d, p_alive."""
+    summary = _summary(buyers)
+    if len(summary) < s.churn.min_buyers:
+        reports.skip("clv", f"{len(summary)} buyers; BG/NBD needs at least {s.churn.min_buyers} "
+                     "(models.churn.min_buyers)", window, len(summary))
+        return None
+    try:
+        bg = fit_btyd(BetaGeoModel, summary, 90.0, penalizer_coef=s.clv.penalizer_coef)
+    except HuaxiangError as exc:
+        reports.skip("clv", f"BG/NBD did not fit: {exc}", window, len(summary))
+        return None
+    scores.loc[buyers.index, "expected_purchases_90d"] = bg.expected_purchases(summary, 90.0).to_numpy()
+    scores.loc[buyers.index, "p_alive"] = bg.expected_probability_alive(summary).to_numpy()
+    saved["clv"] = {"bgnbd": bg.params_, "bgnbd_penalizer": bg.penalizer_coef, "time_unit": "days", "window": window, "n": len(summary),
+                    "settings": s.clv.model_dump()}
+    if not s.clv.enabled:
+        return bg
+    valid = (summary["frequency"] == 0) | (summary["monetary_value"] > 0)
+    repeat = summary[valid & (summary["frequency"] > 0)]
+    if len(repeat) < 10:
+        reports.skip("clv", f"{len(repeat)} repeat buyers with a positive mean repeat spend; Gamma-Gamma needs "
+                     "at least 10", window, len(repeat))
+        return bg
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gg = GammaGammaModel(penalizer_coef=s.clv.penalizer_coef).fit(repeat)
+        ok = summary[valid].fillna({"monetary_value": 0.0})
+        clv = expected_clv(bg, gg, ok, horizon_months=s.clv.horizon_months,
+                           discount_rate_monthly=s.clv.discount_rate_monthly, time_unit_days=1.0,
+                           days_per_month=30.0)
+    except HuaxiangError as exc:
+        reports.skip("clv", f"Gamma-Gamma did not fit: {exc}", window, len(repeat))
+        return bg
+    scores.loc[ok.index, "clv"] = clv.to_numpy()
+    saved["clv"].update(gamma_gamma=gg.params_, n_repeat=len(repeat), no_clv=int((~valid).sum()))
+    return bg
+
+
+def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataFrame, as_of: datetime,
+           scores: pd.DataFrame, reports: _Reports, saved: dict[str, Any]) -> None:
+    h = s.churn.horizon_days
+    t_val = as_of - timedelta(days=h)
+    t_train = as_of - timedelta(days=2 * h)
+    window = f"train {_day(t_train)}..{_day(t_val)}, eval {_day(t_val)}..{_day(as_of)}"
+    first = pd.to_datetime(buyers["first_order_ts"]).min() if "first_order_ts" in buyers else pd.NaT
+    if pd.isna(first) or pd.Timestamp(first) > pd.Timestamp(t_train) - pd.Timedelta(days=min(h, 30)):
+        reports.skip("churn", f"the orders start {str(first)[:10]}; a {h}-day churn label needs history before "
+                     f"{_day(t_train)} (2 horizons before as_of): shorten models.churn.horizon_days", window)
+        return
+    params: dict[str, Any] = {"horizon": float(h), "n_folds": s.churn.n_folds, "btyd_sample": s.churn.btyd_sample,
+              "min_gain": s.churn.min_gain, "random_state": s.churn.random_state}
+    train = churn_training_set(engine, cutoff=t_train, horizon_days=h, features_config=ctx.config.features)
+    val = churn_training_set(engine, cutoff=t_val, horizon_days=h, features_config=ctx.config.features)
+    for name, data in (("training", train), ("evaluation", val)):
+        counts = np.bincount(data["churned"].to_numpy(dtype=np.int64), minlength=2) if len(data) else np.zeros(2)
+        if len(data) < s.churn.min_buyers or counts.min() < 5:
+            reports.skip("churn", f"the {name} window has {len(data)} buyers ({int(counts[1])} churned, "
+                         f"{int(counts[0])} stayed); need {s.churn.min_buyers} buyers and 5 of each",
+                         window, len(data))
+            return
+    X_train, y_train = train.drop(columns=["churned"]), train["churned"].to_numpy()
+    X_val, y_val = val.drop(columns=["churned"]), val["churned"].to_numpy()
+    try:
+        first_model = ChurnModel(**params).fit(X_train, y_train)
+        p_val = first_model.predict_proba(X_val)[:, 1]
+        final = ChurnModel(**params).fit(X_val, y_val)
+    except HuaxiangError as exc:
+        reports.skip("churn", f"the churn model did not fit: {exc}", window, len(train))
+        return
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    auc = float(roc_auc_score(y_val, p_val))
+    summary = _summary(X_val).assign(customer_id=np.arange(len(X_val)))
+    btyd = {}
+    for label, model in (("bgnbd_expected_purchases", final.bgnbd_), ("pareto_nbd_expected_purchases",
+                                                                      final.pareto_nbd_)):
+        if model is not None:
+            with np.errstate(all="ignore"):
+                btyd[label] = float(roc_auc_score(y_val, -model.expected_purchases(summary, float(h)).to_numpy()))
+            reports.add("churn", "auc", auc, label, btyd[label], window, len(val),
+                        f"chosen on the training window: {first_model.chosen_}")
+    reports.add("churn", "brier", float(brier_score_loss(y_val, p_val)), "base_rate",
+                float(brier_score_loss(y_val, np.full(len(y_val), y_train.mean()))), window, len(val))
+    scores.loc[buyers.index, "churn_prob"] = final.predict_proba(buyers)[:, 1]
+    saved["churn"] = {**final.summary(), "train_window": window, "scoring_model_window":
+                      f"features at {_day(t_val)}, label {_day(t_val)}..{_day(as_of)}",
+                      "evaluation": {"auc": auc, **{f"auc_{k}": v for k, v in btyd.items()}},
+                      "evaluated_model": first_model.summary()}
+    # CLV and next purchase, checked on the evaluation window
+    try:
+        bg = fit_btyd(BetaGeoModel, summary, float(h), penalizer_coef=s.clv.penalizer_coef)
+        future = churn_labels(engine, start=t_val, horizon_days=h).set_index("person_id")["purchases"]
+        actual = X_val["person_id"].map(future).fillna(0).to_numpy(dtype=np.float64)
+        expected = bg.expected_purchases(summary, float(h)).to_numpy()
+        run_rate = summary["frequency"].to_numpy() / np.maximum(summary["T"].to_numpy(), 1.0) * h
+        reports.add("clv", f"mae_purchases_{h}d", float(np.mean(np.abs(expected - actual))), "historical_run_rate",
+                    float(np.mean(np.abs(run_rate - actual))), window, len(val))
+        month = churn_labels(engine, start=t_val, horizon_days=30)
+        bought = X_val["person_id"].isin(set(month["person_id"])).to_numpy()
+        nxt = predict_next_purchase(bg, summary, window_days=30.0)
+        ev = evaluate_next_purchase(nxt["p_purchase"], bought, summary["T"] - summary["recency"])
+        reports.add("next_purchase", "auc_30d", ev["auc"], "recency_gap", ev["baseline_auc"],
+                    f"eval {_day(t_val)}..{_day(t_val + timedelta(days=30))}", ev["n"])
+        reports.add("next_purchase", "brier_30d", ev["brier"], "base_rate",
+                    float(np.mean((bought.mean() - bought) ** 2)), f"eval {_day(t_val)}..", ev["n"])
+    except (HuaxiangError, ValueError) as exc:
+        reports.add("clv", "evaluation", float("nan"), note=f"not evaluated: {exc}")
+
+
+def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.DataFrame, reports: _Reports,
+               saved: dict[str, Any]) -> None:
+    data = anomaly_features(engine, as_of=as_of)
+    data = data[data["person_id"].isin(set(scores["person_id"]))].reset_index(drop=True)
+    window = f"orders before {_day(as_of)}"
+    if len(data) < 10:
+        reports.skip("anomaly", f"{len(data)} persons with orders; need at least 10", window, len(data))
+        return
+    model = AnomalyModel(n_estimators=s.anomaly.n_estimators, contamination=s.anomaly.contamination,
+                         top_reasons=s.anomaly.top_reasons,
+                         min_z=s.anomaly.min_z, random_state=s.anomaly.random_state).fit(data)
+    score = model.score(data)
+    reasons = model.reasons(data).replace("", None).where(score >= model.threshold_)
+    position = pd.Series(scores.index, index=scores["person_id"])
+    rows = position.loc[data["person_id"]].to_numpy()
+    scores.loc[rows, "anomaly_score"] = score.to_numpy()
+    scores.loc[rows, "anomaly_reasons"] = reasons.to_numpy()
+    flagged = int(reasons.notna().sum())
+    reports.add("anomaly", "share_flagged", flagged / len(data), "", float("nan"), window, len(data),
+                f"IsolationForest on {', '.join(model.features_)}; reasons: robust z >= {s.anomaly.min_z}")
+    saved["anomaly"] = {"features": model.features_, "median_log1p": model.median_, "scale_log1p": model.scale_,
+                        "window": window, "n": len(data), "settings": s.anomaly.model_dump()}
+
+
+def _recommend(engine: Engine, s: ModelSettings, as_of: datetime, reports: _Reports) -> int | None:
+    if importlib.util.find_spec("huaxiang.models.recommend") is None:
+        reports.skip("recommend", "huaxiang.models.recommend is not installed")
+        return None
+    module = importlib.import_module("huaxiang.models.recommend")
+    recommend = getattr(module, "recommend_for_engine", None)
+    if recommend is None:
+        reports.skip("recommend", "huaxiang.models.recommend has no recommend_for_engine")
+        return None
+    try:
+        recs = recommend(engine, as_of=as_of, k=s.recommend.k)
+        evaluate = getattr(module, "evaluate_for_engine", None)
+        if evaluate is not None:
+            for row in evaluate(engine, as_of=as_of, k=s.recommend.k).to_dict(orient="records"):
+                reports.add(str(row.get("model", "recommend")), str(row.get("metric", "")),
+                            float(row.get("value", float("nan"))), str(row.get("baseline", "")),
+                            float(row.get("baseline_value", float("nan"))), str(row.get("train_window", "")),
+                            int(row.get("n", 0) or 0))
+    except (HuaxiangError, ValueError, KeyError) as exc:
+        reports.skip("recommend", f"recommendations failed: {exc}")
+        return None
+    if recs is None or not len(recs):
+        reason = getattr(recs, "attrs", {}).get("reason", "no recommendations") if recs is not None else "none"
+        reports.skip("recommend", str(reason))
+        return None
+    engine.materialize("recommendations", ibis.memtable(recs))
+    return len(recs)
+
+
+def run_models(ctx: StageContext) -> StageResult:
+    """Fit CLV, churn, next purchase and anomaly models; write ``scores`` and ``model_reports``."""
+    s = parse_settings(ctx.config.models)
+    engine = ctx.engine
+    if not engine.has_table("features"):
+        raise WorkspaceError("the models stage needs the features table; run `huaxiang build` (features first)")
+    features = engine.execute(engine.table("features"))
+    as_of = s.as_of or _features_as_of(engine)
+    features["person_id"] = features["person_id"].astype(str)
+    scores = pd.DataFrame({"person_id": features["person_id"].to_numpy()})
+    for col in _FLOATS:
+        scores[col] = np.nan
+    scores["anomaly_reasons"] = pd.Series([None] * len(scores), dtype=object)
+    buyers = features[features["frequency"].notna()] if "frequency" in features else features.iloc[:0]
+    reports = _Reports()
+    saved: dict[str, Any] = {}
+    window = f"orders before {_day(as_of)}"
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 2)
+        clock = now
+
+    bg = _fit_clv(buyers, s, scores, reports, saved, window)
+    if bg is not None and s.next_purchase.enabled:
+        nxt = predict_next_purchase(bg, _summary(buyers), window_days=30.0)
+        scores.loc[buyers.index, "p_purchase_30d"] = nxt["p_purchase"].to_numpy()
+        scores.loc[buyers.index, "expected_days_to_next_purchase"] = nxt["expected_days_to_next_purchase"].to_numpy()
+    lap("clv")
+    if s.churn.enabled:
+        _churn(engine, ctx, s, buyers, as_of, scores, reports, saved)
+    lap("churn")
+    if s.anomaly.enabled:
+        try:
+            _anomalies(engine, s, as_of, scores, reports, saved)
+        except ModelError as exc:
+            reports.skip("anomaly", str(exc))
+    lap("anomaly")
+    counts: dict[str, int] = {}
+    if s.recommend.enabled:
+        n_recs = _recommend(engine, s, as_of, reports)
+        if n_recs is not None:
+            counts["recommendations"] = n_recs
+    lap("recommend")
+    scores["as_of"] = pd.Timestamp(as_of)
+    scores = scores.astype({c: "float64" for c in _FLOATS})
+    scores["as_of"] = scores["as_of"].astype("datetime64[us]")
+    schema = ibis.schema({"person_id": "string", **{c: "float64" for c in _FLOATS}, "anomaly_reasons": "string",
+                          "as_of": "timestamp"})
+    engine.materialize("scores", ibis.memtable(scores[SCORE_COLUMNS], schema=schema))
+    report_frame = reports.frame()
+    engine.materialize("model_reports", ibis.memtable(report_frame))
+    counts.update(scores=len(scores), model_reports=len(report_frame))
+    if s.save:
+        folder = ctx.workspace_dir / "models"
+        for name, payload in saved.items():
+            _save(folder, name, {**payload, "as_of": str(as_of), "saved_at": datetime.now().isoformat(timespec="seconds")})
+    lap("write")
+    return StageResult(tables=counts, details={"as_of": str(as_of), "skipped": reports.skipped,
+                                               "models": sorted(saved), "seconds": seconds})

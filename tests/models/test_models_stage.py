@@ -1,0 +1,148 @@
+"""The models stage on the synthetic shop: planted churners get high churn probabilities.
+
+Ground truth (``data/ground_truth/persons.csv``) marks ``churned_at`` for active buyers who
+stop; huaxiang persons map to true persons through ``records.csv`` + ``record_persons`` (a
+huaxiang person stands for the true person most of its keys belong to).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+import huaxiang
+from huaxiang.errors import ConfigError
+from huaxiang.models.settings import parse_settings
+from huaxiang.models.stage import REPORT_COLUMNS, SCORE_COLUMNS
+
+SEED = 2025
+
+
+def owners(ws: Any) -> pd.Series:
+    truth_dir = Path(ws.path) / "data" / "ground_truth"
+    records = pd.read_csv(truth_dir / "records.csv", dtype=str).rename(columns={"person_id": "true_id"})
+    keys = ws.engine.execute(ws.table("record_persons").select("source", "source_customer_id", "person_id"))
+    votes = keys.merge(records, on=["source", "source_customer_id"]).groupby(["person_id", "true_id"]).size()
+    votes = votes.rename("n").reset_index().sort_values(["person_id", "n", "true_id"], ascending=[True, False, True])
+    return votes.drop_duplicates("person_id").set_index("person_id")["true_id"]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("models-shop")
+    huaxiang.Workspace.init(folder, example="demo", customers=2000, seed=SEED).close()
+    ws = huaxiang.Workspace.open(folder)
+    report = ws.build()
+    yield ws, report
+    ws.close()
+
+
+def planted_churn_auc(ws: Any) -> dict[str, float]:
+    """AUC of churn_prob for the planted churners, among all scored buyers and among buyers with >= 3
+    orders (the generator plants churn only on persons with at least 3 orders)."""
+    scores = ws.engine.execute(ws.table("scores"))
+    features = ws.engine.execute(ws.table("features").select("person_id", "orders_total", "recency_days"))
+    truth = pd.read_csv(Path(ws.path) / "data" / "ground_truth" / "persons.csv", dtype={"person_id": str})
+    truth = truth.set_index("person_id")
+    scored = scores[scores["churn_prob"].notna()].merge(features, on="person_id")
+    scored["true_id"] = scored["person_id"].map(owners(ws))
+    scored = scored[scored["true_id"].notna()]
+    scored["churned"] = truth.loc[scored["true_id"], "churned_at"].notna().to_numpy()
+    eligible = scored[scored["orders_total"] >= 3]
+    out = {"all_buyers": roc_auc_score(scored["churned"], scored["churn_prob"]),
+           "buyers_3plus": roc_auc_score(eligible["churned"], eligible["churn_prob"]),
+           "recency_only_3plus": roc_auc_score(eligible["churned"], eligible["recency_days"]),
+           "n_3plus": len(eligible), "churners": int(eligible["churned"].sum())}
+    print(f"\nsynthetic shop planted-churn AUC: {out}")
+    return out
+
+
+@pytest.mark.slow
+def test_planted_churners_get_higher_churn_probability(shop: Any) -> None:
+    ws, _ = shop
+    assert planted_churn_auc(ws)["buyers_3plus"] >= 0.85
+
+
+@pytest.mark.slow
+def test_models_stage_reports_and_scores(shop: Any) -> None:
+    ws, report = shop
+    scores = ws.engine.execute(ws.table("scores"))
+    assert list(scores.columns) == SCORE_COLUMNS
+    reports = ws.engine.execute(ws.table("model_reports"))
+    churn = reports[(reports["model"] == "churn") & (reports["metric"] == "auc")]
+    print("\n" + reports[REPORT_COLUMNS[:-1]].to_string(index=False))
+    print("stage seconds:", report.details["models"]["seconds"])
+    assert planted_churn_auc(ws)["buyers_3plus"] >= 0.8
+    # out of time, on the same evaluation window: ours beats both BTYD models where features are rich
+    assert len(churn) == 2 and (churn["value"] > churn["baseline_value"]).all()
+    assert set(reports["model"]) >= {"churn", "clv", "next_purchase", "anomaly"}
+    assert not (reports["metric"] == "skipped").any(), reports[reports["metric"] == "skipped"]["note"].tolist()
+    buyers = scores[scores["clv"].notna()]
+    assert (buyers["clv"] >= 0).all() and buyers["p_alive"].between(0, 1).all()
+    assert buyers["p_purchase_30d"].between(0, 1).all() and (buyers["expected_days_to_next_purchase"] > 0).all()
+    assert scores["anomaly_score"].notna().sum() > 0.8 * len(buyers)
+    saved = {p.name for p in (Path(ws.path) / "models").glob("*.json")}
+    assert saved >= {"anomaly.json", "churn.json", "clv.json"}
+
+
+@pytest.mark.slow
+def test_scores_show_in_profile_and_cli(shop: Any) -> None:
+    from huaxiang.cli import app
+    from huaxiang.profile import customer_profile
+
+    ws, _ = shop
+    scores = ws.engine.execute(ws.table("scores"))
+    top = scores.sort_values("churn_prob", ascending=False).iloc[0]
+    profile = customer_profile(ws, str(top["person_id"]))
+    assert profile["scores"][0]["churn_prob"] == pytest.approx(float(top["churn_prob"]))
+    ws.close()  # the CLI opens the workspace file itself
+    runner = CliRunner()
+    out = runner.invoke(app, ["models", "report", "-w", str(ws.path)])
+    assert out.exit_code == 0, out.output
+    assert "model reports" in out.output and "churn" in out.output
+    out = runner.invoke(app, ["models", "report", "-w", str(ws.path), "--json"])
+    assert out.exit_code == 0 and "bgnbd_expected_purchases" in out.output
+    out = runner.invoke(app, ["models", "score", str(top["person_id"]), "-w", str(ws.path), "--json"])
+    assert out.exit_code == 0 and '"churn_prob"' in out.output
+    out = runner.invoke(app, ["models", "score", "nobody", "-w", str(ws.path)])
+    assert out.exit_code == 1
+
+
+@pytest.mark.slow
+def test_tiny_workspace_skips_with_reasons(tmp_path: Path) -> None:
+    ws = huaxiang.Workspace.init(tmp_path / "tiny")
+    report = ws.build()
+    reports = ws.engine.execute(ws.table("model_reports"))
+    skipped = reports[reports["metric"] == "skipped"].set_index("model")["note"]
+    print("\n" + skipped.to_string())
+    assert {"clv", "churn"} <= set(skipped.index)
+    assert "buyers" in skipped["clv"]
+    scores = ws.engine.execute(ws.table("scores"))
+    assert len(scores) == report.tables["features"] and scores["churn_prob"].isna().all()
+    ws.close()
+
+
+def test_settings_errors_name_key_and_fix() -> None:
+    with pytest.raises(ConfigError, match=r"models\.churn\.horizon_days: .*fix: a whole number of days"):
+        parse_settings({"churn": {"horizon_days": 3}})
+    with pytest.raises(ConfigError, match=r"models\.anomaly\.top: Extra inputs.*valid keys: enabled"):
+        parse_settings({"anomaly": {"top": 3}})
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_models_stage_on_spark(tmp_path: Path, spark_session: Any) -> None:
+    huaxiang.Workspace.init(tmp_path / "spark-shop", example="demo", customers=400, seed=SEED).close()
+    ws = huaxiang.Workspace.open(tmp_path / "spark-shop", engine="spark", session=spark_session)
+    ws.build()
+    scores = ws.engine.execute(ws.table("scores"))
+    reports = ws.engine.execute(ws.table("model_reports"))
+    print("\n" + reports[REPORT_COLUMNS].to_string(index=False))
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert scores["clv"].notna().sum() > 100 and scores["churn_prob"].notna().sum() > 100
+    ws.close()
