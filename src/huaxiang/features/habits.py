@@ -102,17 +102,41 @@ def in_hours(hour: ir.IntegerValue, hours: tuple[int, int]) -> ir.BooleanValue:
     return (hour >= start) | (hour < end)
 
 
-def top_value(t: ir.Table, column: str, name: str, share_name: str | None = None) -> ir.Table:
-    """Per person: the most frequent non-null value of ``column`` (smallest on ties) and its share."""
+def top_value(t: ir.Table, column: str, name: str, share_name: str | None = None,
+              count_name: str | None = None) -> ir.Table:
+    """Per person: the most frequent non-null value of ``column`` (smallest on ties), its share and
+    (``count_name``) the number of distinct non-null values.
+
+    Group-bys and a join on person, no window (a sort per person costs more than hashing).
+    """
     known = t.filter(t[column].notnull())
-    counts = known.group_by(["person_id", column]).aggregate(n=known.count())
-    w = ibis.window(group_by=counts.person_id, order_by=[ibis.desc(counts.n), counts[column]])
-    ranked = counts.mutate(rank=ibis.row_number().over(w), total=counts.n.sum().over(group_by=counts.person_id))
-    top = ranked.filter(ranked["rank"] == 0)
-    columns: dict[str, ir.Value] = {name: top[column]}
+    counts = known.group_by(["person_id", column]).aggregate(_n=known.count())
+    best = counts.group_by("person_id").aggregate(_max=counts._n.max(), _total=counts._n.sum(),
+                                                  _values=counts.count())
+    j = counts.inner_join(best, "person_id")
+    j = j.filter(j._n == j._max)
+    top = j.group_by("person_id").aggregate(
+        _value=j[column].min(), _max=j._max.max(), _total=j._total.max(), _values=j._values.max()
+    )
+    columns: dict[str, ir.Value] = {name: top._value}
     if share_name is not None:
-        columns[share_name] = top.n / top.total
+        columns[share_name] = top._max / top._total
+    if count_name is not None:
+        columns[count_name] = top._values
     return top.select("person_id", **columns)
+
+
+def peak_value(t: ir.Table, column: str, name: str) -> ir.Table:
+    """Per person: the most frequent non-null value of the small non-negative integer ``column``
+    (below 32: an hour, weekday or month), the smallest on ties — :func:`top_value` without a window.
+
+    The count and the value are packed into one number (count × 32 + 31 − value) whose maximum
+    decodes to the most frequent value, the smallest of equally frequent ones.
+    """
+    known = t.filter(t[column].notnull())
+    counts = known.group_by(["person_id", column]).aggregate(_n=known.count())
+    best = counts.group_by("person_id").aggregate(_k=(counts._n * 32 + (31 - counts[column])).max())
+    return best.select("person_id", **{name: (31 - best._k % 32).cast(t[column].type())})
 
 
 def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) -> ir.Table:
@@ -132,46 +156,56 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     [0.5, 0.5, 0.5, 0.5]
     """
     s = settings or FeatureSettings()
-    purchases = orders.filter(orders.is_purchase)
-    ts = purchases.order_ts
+    ts = orders.order_ts
     hour = ts.hour()
     weekday = ts.day_of_week.index()
-    discount = purchases.discount_amount.fill_null(0)
-    discounted = (discount > 0) | purchases.promo_id.notnull()
-    gross = purchases.amount + discount
-    p = purchases.mutate(
+    discount = orders.discount_amount.fill_null(0)
+    discounted = (discount > 0) | orders.promo_id.notnull()
+    gross = orders.amount + discount
+    o = orders.mutate(
         _hour=hour, _weekday=weekday, _month=ts.month(),
         _night=in_hours(hour, s.night_hours), _weekend=weekday >= 5,
         _payday=in_payday_window(ts, s.paydays, s.payday_window), _disc=discounted,
         _festival=in_festival(ts, s.festivals),
         _depth=ibis.ifelse(discounted & (gross > 0), discount / gross, ibis.null("float64")),
     )
-    shares = p.group_by("person_id").aggregate(
+    p = o.filter(o.is_purchase)
+    # One grouped pass over the purchases for the shares ...
+    per = p.group_by("person_id").aggregate(
+        _purchases=p.count(),
         share_night_orders=p._night.mean(),
         share_weekend_orders=p._weekend.mean(),
         share_payday_orders=p._payday.mean(),
         share_discounted_orders=p._disc.mean(),
         share_festival_orders=p._festival.mean(),
         avg_discount_depth=p._depth.mean(),
-        channel_count=p.channel.nunique(),
         **{f"share_{c}": (p.channel == c).mean() for c in CHANNELS},
     )
-    shares = shares.mutate(payday_lift=shares.share_payday_orders / payday_expected_share(s.paydays, s.payday_window))
-    voided = orders.status.isin(["cancelled", "refunded"]) & (orders.amount >= 0)
-    credit = orders.status.isin(["cancelled", "refunded"]) & (orders.amount < 0)
-    returns = orders.group_by("person_id").aggregate(
-        _cancels=(voided | credit).sum(), _placed=(orders.is_purchase | voided).sum()
+    # ... and one over the few cancelled or refunded orders: voided (amount >= 0) or credit notes.
+    c = orders.filter(orders.status.isin(["cancelled", "refunded"]))
+    cancels = c.group_by("person_id").aggregate(
+        _cancels=c.amount.count(), _voided=((c.amount >= 0) & ~c.is_purchase.fill_null(False)).sum()
     )
-    returns = returns.select(
-        "person_id",
+    per = per.left_join(cancels, "person_id").drop("person_id_right")
+    placed = per._purchases + per._voided.fill_null(0)
+    per = per.mutate(_placed=placed, _cancels=per._cancels.fill_null(0))
+    channels = top_value(p, "channel", "top_channel", "top_channel_share", "channel_count")
+    per = per.left_join(channels, "person_id").drop("person_id_right")
+    out = per.select(
+        "person_id", "share_night_orders", "share_weekend_orders", "share_payday_orders",
+        "share_discounted_orders", "share_festival_orders", "avg_discount_depth",
+        channel_count=per.channel_count.fill_null(0),
+        **{f"share_{c}": per[f"share_{c}"] for c in CHANNELS},
+        payday_lift=per.share_payday_orders / payday_expected_share(s.paydays, s.payday_window),
         share_refunded_orders=ibis.ifelse(
-            returns._placed > 0, ibis.least(returns._cancels / returns._placed, 1.0), ibis.null("float64")
+            per._placed > 0, ibis.least(per._cancels / per._placed, 1.0), ibis.null("float64")
         ),
+        top_channel=per.top_channel, top_channel_share=per.top_channel_share,
     )
-    out = shares.left_join(returns, "person_id").drop("person_id_right")
-    for column, name, share in (("_hour", "peak_hour", None), ("_weekday", "peak_weekday", None),
-                                ("_month", "peak_month", None),
-                                ("channel", "top_channel", "top_channel_share"),
-                                ("payment_method", "top_payment_method", "top_payment_share")):
-        out = out.left_join(top_value(p, column, name, share), "person_id").drop("person_id_right")
-    return out
+    for part in (peak_value(p, "_hour", "peak_hour"), peak_value(p, "_weekday", "peak_weekday"),
+                 peak_value(p, "_month", "peak_month"),
+                 top_value(p, "payment_method", "top_payment_method", "top_payment_share")):
+        out = out.left_join(part, "person_id").drop("person_id_right")
+    first = [c for c in out.columns if c not in ("top_channel", "top_channel_share", "top_payment_method",
+                                                   "top_payment_share")]
+    return out.select(*first, "top_channel", "top_channel_share", "top_payment_method", "top_payment_share")

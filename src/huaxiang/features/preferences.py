@@ -75,24 +75,33 @@ def compute_preferences(priced: ir.Table, prefs: ir.Table, *, high_price_percent
         "person_id", top_category=prefs.category, top_category_share=prefs.share,
         top_category_affinity=prefs.affinity,
     )
-    wc = ibis.window(group_by=prefs.person_id, order_by=[ibis.desc(prefs.lines), prefs.category])
-    by_count = prefs.mutate(_r=ibis.row_number().over(wc))
-    by_count = by_count.filter(by_count._r == 0).select("person_id", top_category_by_count=by_count.category)
+    # Breadth and the category of most lines from the person's category rows: a group-by and a
+    # join on person instead of a count distinct over the lines and a window.
+    most = prefs.group_by("person_id").aggregate(category_breadth=prefs.count(), _max=prefs.lines.max())
+    jc = prefs.inner_join(most, "person_id")
+    jc = jc.filter(jc.lines == jc._max)
+    by_count = jc.group_by("person_id").aggregate(
+        category_breadth=jc.category_breadth.max(), top_category_by_count=jc.category.min()
+    )
     branded = mine.filter(mine.brand.notnull())
     by_brand = branded.group_by(["person_id", "brand"]).aggregate(spend=branded.spend.sum())
-    wb = ibis.window(group_by=by_brand.person_id, order_by=[ibis.desc(by_brand.spend), by_brand.brand])
-    by_brand = by_brand.mutate(_r=ibis.row_number().over(wb),
-                               total=by_brand.spend.sum().over(group_by=by_brand.person_id))
-    top_brand = by_brand.filter(by_brand._r == 0).select(
-        "person_id", top_brand=by_brand.brand,
-        top_brand_share=ibis.ifelse(by_brand.total > 0, by_brand.spend / by_brand.total, ibis.null("float64")),
+    best = by_brand.group_by("person_id").aggregate(_max=by_brand.spend.max(), _total=by_brand.spend.sum())
+    jb = by_brand.inner_join(best, "person_id")
+    # The brand of most spend, the smallest name on ties (all spends unknown: the smallest name).
+    jb = jb.filter((jb.spend == jb._max) | jb._max.isnull())
+    top_brand = jb.group_by("person_id").aggregate(top_brand=jb.brand.min(), _max=jb._max.max(),
+                                                   _total=jb._total.max())
+    top_brand = top_brand.select(
+        "person_id", "top_brand",
+        top_brand_share=ibis.ifelse(top_brand._total > 0, top_brand._max / top_brand._total, ibis.null("float64")),
     )
     general = mine.group_by("person_id").aggregate(
-        category_breadth=mine.category.nunique(),
         price_tier_index=mine.price_pct.mean(),
         share_high_price_items=(mine.price_pct >= high_price_percentile).mean(),
     )
-    out = general
-    for part in (top, by_count, top_brand):
+    out = general.left_join(by_count, "person_id").drop("person_id_right")
+    for part in (top, top_brand):
         out = out.left_join(part, "person_id").drop("person_id_right")
-    return out
+    return out.select("person_id", "category_breadth", "price_tier_index", "share_high_price_items",
+                      "top_category", "top_category_share", "top_category_affinity", "top_category_by_count",
+                      "top_brand", "top_brand_share")

@@ -43,32 +43,38 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     cutoff = ibis.timestamp(as_of)
     end_day = ibis.date((as_of - _one_day()).date()) if isinstance(as_of, datetime) else None
     o = orders.mutate(day=orders.order_ts.date())
-    purchases = o.filter(o.is_purchase)
+    buy = o.is_purchase
     d365 = cutoff - ibis.interval(days=365)
     d90 = cutoff - ibis.interval(days=90)
     d180 = cutoff - ibis.interval(days=180)
-    counts = purchases.group_by("person_id").aggregate(
-        orders_total=purchases.count(),
-        orders_365d=(purchases.order_ts >= d365).sum(),
-        orders_90d=(purchases.order_ts >= d90).sum(),
-        orders_prev_90d=((purchases.order_ts >= d180) & (purchases.order_ts < d90)).sum(),
-        first_order_ts=purchases.order_ts.min(),
-        last_order_ts=purchases.order_ts.max(),
-    )
-    spend = o.group_by("person_id").aggregate(
+    # One grouped pass over the orders: counts over purchases (FILTER), spend over all orders.
+    per = o.group_by("person_id").aggregate(
+        orders_total=o.count(where=buy),
+        orders_365d=(o.order_ts >= d365).sum(where=buy),
+        orders_90d=(o.order_ts >= d90).sum(where=buy),
+        orders_prev_90d=((o.order_ts >= d180) & (o.order_ts < d90)).sum(where=buy),
+        first_order_ts=o.order_ts.min(where=buy),
+        last_order_ts=o.order_ts.max(where=buy),
         spend_total=o.net_amount.sum(),
         spend_365d=ibis.ifelse(o.order_ts >= d365, o.net_amount, 0.0).sum(),
     )
-    # CLV summary: one transaction per purchase day, valued at the day's net spend.
-    days = o.group_by(["person_id", "day"]).aggregate(value=o.net_amount.sum(), bought=o.is_purchase.any())
+    per = per.filter(per.orders_total > 0)
+    # CLV summary: one transaction per purchase day, valued at the day's net spend; the gaps
+    # between consecutive purchase days give the repurchase interval. One window (the previous
+    # purchase day) serves both: the first purchase day is the one without a previous day.
+    days = o.group_by(["person_id", "day"]).aggregate(value=o.net_amount.sum(), bought=buy.any())
     days = days.filter(days.bought)
     w = ibis.window(group_by=days.person_id, order_by=days.day)
-    days = days.mutate(is_first=ibis.row_number().over(w) == 0)
+    days = days.mutate(_prev=days.day.lag().over(w))
+    gap = days.day.delta(days._prev, unit="day").cast("float64")
     clv = days.group_by("person_id").aggregate(
         n_days=days.count(),
         first_day=days.day.min(),
         last_day=days.day.max(),
-        repeat_value=ibis.ifelse(days.is_first, 0.0, days.value).sum(),
+        repeat_value=ibis.ifelse(days._prev.isnull(), 0.0, days.value).sum(),
+        repurchase_interval_days=gap.median(),
+        _gap_mean=gap.mean(),
+        _gap_std=gap.std(how="pop"),
     )
     assert end_day is not None
     clv = clv.mutate(
@@ -76,21 +82,10 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         recency=clv.last_day.delta(clv.first_day, unit="day").cast("float64"),
         T=end_day.delta(clv.first_day, unit="day").cast("float64"),
         monetary_value=ibis.ifelse(clv.n_days > 1, clv.repeat_value / (clv.n_days - 1), 0.0),
-    ).drop("n_days", "first_day", "last_day", "repeat_value")
-    # Repurchase interval: gaps between consecutive purchase days.
-    gaps = days.mutate(gap=days.day.delta(days.day.lag().over(w), unit="day").cast("float64"))
-    gaps = gaps.filter(gaps.gap.notnull())
-    intervals = gaps.group_by("person_id").aggregate(
-        repurchase_interval_days=gaps.gap.median(),
-        _gap_mean=gaps.gap.mean(),
-        _gap_std=gaps.gap.std(how="pop"),
-    )
-    intervals = intervals.mutate(
-        repurchase_interval_cv=ibis.ifelse(intervals._gap_mean > 0, intervals._gap_std / intervals._gap_mean,
-                                           ibis.null("float64"))
-    ).drop("_gap_mean", "_gap_std")
-    out = counts.inner_join(spend, "person_id").inner_join(clv, "person_id")
-    out = out.left_join(intervals, "person_id").drop("person_id_right")
+        repurchase_interval_cv=ibis.ifelse(clv._gap_mean > 0, clv._gap_std / clv._gap_mean, ibis.null("float64")),
+    ).select("person_id", "frequency", "recency", "T", "monetary_value", "repurchase_interval_days",
+             "repurchase_interval_cv")
+    out = per.inner_join(clv, "person_id")
     months = (out["T"] + 1) / 30.44
     return out.mutate(
         recency_days=(cutoff.epoch_seconds() - out.last_order_ts.epoch_seconds()) / 86400.0,

@@ -61,6 +61,12 @@ def _purchased_lines(engine: Engine, orders: ir.Table) -> ir.Table:
     return lines.select("person_id", "product_id", "category", "brand", "quantity", "unit_price")
 
 
+#: Columns of the scratch orders and priced lines (what the feature modules read).
+_ORDER_COLUMNS = ("source", "order_id", "person_id", "order_ts", "amount", "discount_amount", "promo_id", "channel",
+                  "payment_method", "status", "net_amount", "is_purchase")
+_LINE_COLUMNS = ("person_id", "category", "brand", "spend", "price_pct")
+
+
 def feature_tables(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
     person_ids: Sequence[str] | None = None, scratch: bool = False,
@@ -78,12 +84,16 @@ def feature_tables(
     all_orders = person_orders(engine, as_of=ibis.timestamp(as_of), guests=True, keys=keys)
     identities = engine.table("identities") if engine.has_table("identities") else None
     events = events_with_persons(engine.table("events"), keys, identities, as_of=as_of)
+    if scratch:
+        # All events with their persons, once: the features read the persons' ones, the funnel all.
+        events = engine.materialize("_hx_feature_events", events, temp=True)
     events = events.filter(events.person_id.notnull())
     if scratch:
-        all_orders = engine.materialize("_hx_feature_orders", all_orders, temp=True)
+        # Only the columns the features read: less to write, keep in memory and scan.
+        all_orders = engine.materialize("_hx_feature_orders", all_orders.select(*_ORDER_COLUMNS), temp=True)
     priced = price_lines(_purchased_lines(engine, all_orders))
     if scratch:
-        priced = engine.materialize("_hx_feature_lines", priced, temp=True)
+        priced = engine.materialize("_hx_feature_lines", priced.select(*_LINE_COLUMNS), temp=True)
     prefs = category_preferences(priced)
     orders = all_orders.filter(all_orders.person_id.notnull())
     persons = keys.select("person_id").distinct()
@@ -96,8 +106,7 @@ def feature_tables(
         prefs = prefs.filter(prefs.person_id.isin(wanted))
         keys = keys.filter(keys.person_id.isin(wanted))
     if scratch:
-        orders = engine.materialize("_hx_feature_person_orders", orders, temp=True)
-        events = engine.materialize("_hx_feature_events", events, temp=True)
+        # The persons' orders and events are filters of the scratch tables (not worth a copy).
         prefs = engine.materialize("_hx_feature_prefs", prefs, temp=True)
     parts = [
         compute_attributes(engine.table("customers_raw"), keys, as_of=as_of),
@@ -159,10 +168,12 @@ def compute_features(
     return feature_tables(engine, as_of=as_of, config=config, person_ids=person_ids)["features"]
 
 
-def population_events(engine: Engine, *, as_of: datetime) -> ir.Table:
-    """Events before ``as_of`` with ``person_id`` and ``visitor_id`` (for funnels)."""
+def population_events(engine: Engine, *, as_of: datetime, keys: ir.Table | None = None) -> ir.Table:
+    """Events before ``as_of`` with ``person_id`` and ``visitor_id`` (for funnels); ``keys``:
+    :func:`~huaxiang.features.persons.person_keys` when already computed."""
     identities = engine.table("identities") if engine.has_table("identities") else None
-    return events_with_persons(engine.table("events"), person_keys(engine), identities, as_of=as_of)
+    keys = person_keys(engine) if keys is None else keys
+    return events_with_persons(engine.table("events"), keys, identities, as_of=as_of)
 
 
 def run_features(ctx: StageContext) -> StageResult:
@@ -178,10 +189,11 @@ def run_features(ctx: StageContext) -> StageResult:
     catalog = feature_catalog(settings)
     engine.materialize("feature_catalog", ibis.memtable(catalog))
     counts["feature_catalog"] = len(catalog)
-    funnel = engine.materialize("funnel", population_funnel(population_events(engine, as_of=as_of),
+    # The events with their persons are already computed (population_events, as a scratch table).
+    funnel = engine.materialize("funnel", population_funnel(engine.table("_hx_feature_events"),
                                                             settings.funnel_steps))
     counts["funnel"] = int(engine.execute(funnel.count()))
-    for scratch in ("_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines", "_hx_feature_person_orders", "_hx_feature_events",
+    for scratch in ("_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines", "_hx_feature_events",
                     "_hx_feature_prefs"):
         engine.drop(scratch)
     return StageResult(tables=counts, details={"as_of": str(as_of)})
