@@ -110,15 +110,8 @@ def clean_tables(engine: Engine, config: WorkspaceConfig) -> StageResult:
         final = staged.select(*[staged[f"_new_{c}"].name(c) if c in columns else staged[c] for c in t.columns])
         out = engine.materialize(table_name, final)
         tables[table_name] = int(engine.execute(out.count()))
-    orders = engine.table("orders")
-    filled = engine.materialize(
-        "orders",
-        orders.mutate(
-            currency=orders.currency.fill_null(config.currency),
-            discount_amount=orders.discount_amount.fill_null(0.0),
-        ),
-    )
-    tables["orders"] = int(engine.execute(filled.count()))
+    engine.fill_null("orders", {"currency": config.currency, "discount_amount": 0.0})
+    tables["orders"] = int(engine.execute(engine.table("orders").count()))
     all_flags = engine.materialize("clean_flags", ibis.union(*flags, distinct=False) if flags else _empty_flags())
     tables["clean_flags"] = int(engine.execute(all_flags.count()))
     for name in scratch:

@@ -103,6 +103,21 @@ class Engine(ABC):
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
         """Parse text with a strftime ``fmt``; NULL where it does not parse (never an error)."""
 
+    @contextmanager
+    def unordered(self) -> Iterator[None]:
+        """Within this block, tables may be written in any row order (scratch tables whose rows
+        are found by key): a backend may then write in parallel. No effect by default."""
+        yield
+
+    def strip_text(self, value: ir.StringValue) -> ir.StringValue:
+        """``value`` without leading and trailing whitespace (regex ``\\s``), as :func:`huaxiang.exprs.strip_text`.
+
+        A backend may override it with a faster expression of the same result.
+        """
+        from huaxiang.exprs import strip_text
+
+        return strip_text(value)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection."""
 
@@ -159,6 +174,19 @@ class Engine(ABC):
         with self._errors(f"appending to table {name!r}", expr):
             self._append(name, expr)
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+    @final
+    def fill_null(self, name: str, values: dict[str, Any]) -> None:
+        """Replace NULLs in columns of the stored table ``name``: ``{column: value}``."""
+        started = time.perf_counter()
+        with self._errors(f"filling NULLs of table {name!r}"):
+            self._fill_null(name, values)
+        self.timings[name] = time.perf_counter() - started
+
+    def _fill_null(self, name: str, values: dict[str, Any]) -> None:
+        """Hook of :meth:`fill_null`; by default the table is rewritten."""
+        t = self.table(name)
+        self._write(name, t.mutate(**{c: t[c].fill_null(v) for c, v in values.items()}))
 
     @final
     def table(self, name: str) -> ir.Table:

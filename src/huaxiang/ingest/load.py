@@ -183,7 +183,7 @@ def ingest_sources(
             continue
         mapper = SourceMapper(engine, spec, timezone=config.timezone)
         mapped = mapper.mapped(raw.table)
-        scratch += [f"_hx_stage1_{spec.name}", f"_hx_dups_{spec.name}", f"_hx_pkdups_{spec.name}", raw.table.get_name()]
+        scratch += [f"_hx_stage1_{spec.name}", f"_hx_dups_{spec.name}", f"_hx_bad_{spec.name}", raw.table.get_name()]
         target = "_hx_order_lines" if spec.table == "order_lines" else spec.table
         total = int(engine.execute(engine.table(f"_hx_stage1_{spec.name}").count()))
         before = int(engine.execute(engine.table(target).count()))

