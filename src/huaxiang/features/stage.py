@@ -79,15 +79,24 @@ def feature_tables(
     s = parse_settings(config)
     as_of = as_of or s.as_of or default_as_of(engine)
     keys = person_keys(engine)
+    # With scratch tables the orders, lines and category rows carry an integer person key: the
+    # group-bys and windows over millions of them hash and sort integers instead of strings
+    # (measured at 10M orders: RFM, habits and preferences 29 s -> 20 s). ``persons`` maps it back.
+    persons = keys.select("person_id").distinct()
     if scratch:
+        persons = persons.mutate(_pk=(ibis.row_number().over(order_by=persons.person_id)).cast("int32"))
+        persons = engine.materialize("_hx_feature_persons", persons, temp=True)
+        keys = keys.inner_join(persons, "person_id")
         keys = engine.materialize("_hx_feature_keys", keys, temp=True)
-    all_orders = person_orders(engine, as_of=ibis.timestamp(as_of), guests=True, keys=keys)
     identities = engine.table("identities") if engine.has_table("identities") else None
-    events = events_with_persons(engine.table("events"), keys, identities, as_of=as_of)
+    events = events_with_persons(engine.table("events"), keys.drop("_pk") if scratch else keys, identities,
+                                 as_of=as_of)
     if scratch:
         # All events with their persons, once: the features read the persons' ones, the funnel all.
         events = engine.materialize("_hx_feature_events", events, temp=True)
     events = events.filter(events.person_id.notnull())
+    order_keys = keys.select("source", "source_customer_id", person_id=keys._pk) if scratch else keys
+    all_orders = person_orders(engine, as_of=ibis.timestamp(as_of), guests=True, keys=order_keys)
     if scratch:
         # Only the columns the features read: less to write, keep in memory and scan.
         all_orders = engine.materialize("_hx_feature_orders", all_orders.select(*_ORDER_COLUMNS), temp=True)
@@ -96,28 +105,31 @@ def feature_tables(
         priced = engine.materialize("_hx_feature_lines", priced.select(*_LINE_COLUMNS), temp=True)
     prefs = category_preferences(priced)
     orders = all_orders.filter(all_orders.person_id.notnull())
-    persons = keys.select("person_id").distinct()
+    string_keys = keys.drop("_pk") if scratch else keys
     if person_ids is not None:
         wanted = list(person_ids)
-        orders = orders.filter(orders.person_id.isin(wanted))
         persons = persons.filter(persons.person_id.isin(wanted))
+        string_keys = string_keys.filter(string_keys.person_id.isin(wanted))
         events = events.filter(events.person_id.isin(wanted))
-        priced = priced.filter(priced.person_id.isin(wanted))
-        prefs = prefs.filter(prefs.person_id.isin(wanted))
-        keys = keys.filter(keys.person_id.isin(wanted))
+        keyed = persons._pk if scratch else persons.person_id
+        orders = orders.filter(orders.person_id.isin(keyed))
+        priced = priced.filter(priced.person_id.isin(keyed))
+        prefs = prefs.filter(prefs.person_id.isin(keyed))
     if scratch:
-        # The persons' orders and events are filters of the scratch tables (not worth a copy).
         prefs = engine.materialize("_hx_feature_prefs", prefs, temp=True)
-    parts = [
-        compute_attributes(engine.table("customers_raw"), keys, as_of=as_of),
-        compute_rfm(orders, as_of=as_of),
-        compute_habits(orders, s),
-        compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile),
-        compute_path(events),
-        compute_service(engine.table("interactions"), keys, as_of=as_of),
-    ]
-    out = persons
-    for part in parts:
+    # Parts keyed like the orders (the integer key with scratch tables) ...
+    bought = compute_rfm(orders, as_of=as_of)
+    for part in (compute_habits(orders, s),
+                 compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile)):
+        bought = bought.left_join(part, "person_id").drop("person_id_right")
+    if scratch:
+        bought = bought.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
+        named = prefs.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
+        prefs = named.select("person_id", *[c for c in named.columns if c != "person_id"])
+    # ... and the string-keyed ones.
+    out = persons.select("person_id")
+    for part in (compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of), bought,
+                 compute_path(events), compute_service(engine.table("interactions"), string_keys, as_of=as_of)):
         out = out.left_join(part, "person_id").drop("person_id_right")
     out = out.mutate(lifecycle_stage=lifecycle_stage(out, s.lifecycle), as_of=ibis.timestamp(as_of))
     first = ["person_id", "as_of"]
@@ -193,7 +205,7 @@ def run_features(ctx: StageContext) -> StageResult:
     funnel = engine.materialize("funnel", population_funnel(engine.table("_hx_feature_events"),
                                                             settings.funnel_steps))
     counts["funnel"] = int(engine.execute(funnel.count()))
-    for scratch in ("_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines", "_hx_feature_events",
-                    "_hx_feature_prefs"):
+    for scratch in ("_hx_feature_persons", "_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines",
+                    "_hx_feature_events", "_hx_feature_prefs"):
         engine.drop(scratch)
     return StageResult(tables=counts, details={"as_of": str(as_of)})
