@@ -15,7 +15,7 @@ price percentiles — still come from everyone, so the rows equal a full recompu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,6 +61,9 @@ def _purchased_lines(engine: Engine, orders: ir.Table) -> ir.Table:
     return lines.select("person_id", "product_id", "category", "brand", "quantity", "unit_price")
 
 
+#: The groups of feature columns, each computed by one module (see the module docstring).
+DIMENSIONS = ("attributes", "rfm", "habits", "preferences", "path", "service")
+
 #: Columns of the scratch orders and priced lines (what the feature modules read).
 _ORDER_COLUMNS = ("source", "order_id", "person_id", "order_ts", "amount", "discount_amount", "promo_id", "channel",
                   "payment_method", "status", "net_amount", "is_purchase")
@@ -69,13 +72,17 @@ _LINE_COLUMNS = ("person_id", "category", "brand", "spend", "price_pct")
 
 def feature_tables(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
-    person_ids: Sequence[str] | None = None, scratch: bool = False,
+    person_ids: Sequence[str] | None = None, scratch: bool = False, dimensions: Collection[str] = DIMENSIONS,
 ) -> dict[str, ir.Table]:
     """``features`` and ``person_category_pref`` as expressions (see :func:`compute_features`).
 
     ``scratch=True`` materialises the shared inputs (orders with persons, priced lines, events)
-    as temporary tables first, so each is computed once.
+    as temporary tables first, so each is computed once. ``dimensions``: a subset of
+    :data:`DIMENSIONS` computes only those columns (``lifecycle_stage`` comes with ``rfm``).
     """
+    unknown = set(dimensions) - set(DIMENSIONS)
+    if unknown:
+        raise ValueError(f"unknown feature dimensions {sorted(unknown)}; valid: {', '.join(DIMENSIONS)}")
     s = parse_settings(config)
     as_of = as_of or s.as_of or default_as_of(engine)
     keys = person_keys(engine)
@@ -118,22 +125,38 @@ def feature_tables(
     if scratch:
         prefs = engine.materialize("_hx_feature_prefs", prefs, temp=True)
     # Parts keyed like the orders (the integer key with scratch tables) ...
-    bought = compute_rfm(orders, as_of=as_of)
-    for part in (compute_habits(orders, s),
-                 compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile)):
-        bought = bought.left_join(part, "person_id").drop("person_id_right")
+    keyed_parts = {
+        "rfm": lambda: compute_rfm(orders, as_of=as_of),
+        "habits": lambda: compute_habits(orders, s),
+        "preferences": lambda: compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile),
+    }
+    out = persons.select(person_id=persons._pk) if scratch else persons.select("person_id")
+    columns: dict[str, list[str]] = {}  # per dimension, to order the columns like DIMENSIONS
+    for name, make in keyed_parts.items():
+        if name in dimensions:
+            part = make()
+            columns[name] = [c for c in part.columns if c != "person_id"]
+            out = out.left_join(part, "person_id").drop("person_id_right")
     if scratch:
-        bought = bought.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
+        out = out.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
         named = prefs.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
         prefs = named.select("person_id", *[c for c in named.columns if c != "person_id"])
     # ... and the string-keyed ones.
-    out = persons.select("person_id")
-    for part in (compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of), bought,
-                 compute_path(events), compute_service(engine.table("interactions"), string_keys, as_of=as_of)):
-        out = out.left_join(part, "person_id").drop("person_id_right")
-    out = out.mutate(lifecycle_stage=lifecycle_stage(out, s.lifecycle), as_of=ibis.timestamp(as_of))
-    first = ["person_id", "as_of"]
-    out = out.select(*first, *[c for c in out.columns if c not in first])
+    string_parts = {
+        "attributes": lambda: compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of),
+        "path": lambda: compute_path(events),
+        "service": lambda: compute_service(engine.table("interactions"), string_keys, as_of=as_of),
+    }
+    for name, make in string_parts.items():
+        if name in dimensions:
+            part = make()
+            columns[name] = [c for c in part.columns if c != "person_id"]
+            out = out.left_join(part, "person_id").drop("person_id_right")
+    if "rfm" in dimensions:
+        out = out.mutate(lifecycle_stage=lifecycle_stage(out, s.lifecycle))
+        columns["rfm"].append("lifecycle_stage")
+    out = out.mutate(as_of=ibis.timestamp(as_of))
+    out = out.select("person_id", "as_of", *[c for d in DIMENSIONS for c in columns.get(d, [])])
     return {"features": out, "person_category_pref": prefs}
 
 
