@@ -15,7 +15,8 @@ price percentiles — still come from everyone, so the rows equal a full recompu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from huaxiang.features.settings import FeatureSettings, parse_settings
 from huaxiang.pipeline import StageContext, StageResult
 
 __all__ = ["FeatureSettings", "compute_features", "default_as_of", "feature_tables", "parse_settings",
-           "run_features"]
+           "run_features", "scratch_feature_tables"]
 
 
 def default_as_of(engine: Engine) -> datetime:
@@ -211,24 +212,44 @@ def population_events(engine: Engine, *, as_of: datetime, keys: ir.Table | None 
     return events_with_persons(engine.table("events"), keys, identities, as_of=as_of)
 
 
+_SCRATCH = ("_hx_feature_persons", "_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines",
+            "_hx_feature_events", "_hx_feature_prefs")
+
+
+@contextmanager
+def scratch_feature_tables(
+    engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
+) -> Iterator[dict[str, ir.Table]]:
+    """:func:`feature_tables` over scratch tables (each shared input computed once), dropped on exit.
+
+    The fast way to compute every person's features (a whole build, a past ``as_of`` for a
+    training set); for a few persons use :func:`compute_features` with ``person_ids``.
+
+    >>> # with scratch_feature_tables(ws.engine, as_of=datetime(2025, 1, 1)) as t:
+    >>> #     frame = ws.engine.execute(t["features"])
+    """
+    try:
+        yield feature_tables(engine, as_of=as_of, config=config, scratch=True)
+    finally:
+        for name in _SCRATCH:
+            engine.drop(name)
+
+
 def run_features(ctx: StageContext) -> StageResult:
     """Compute ``features``, ``person_category_pref``, ``funnel`` and the ``feature_catalog``."""
     settings = parse_settings(ctx.config.features)
     engine = ctx.engine
     as_of = settings.as_of or default_as_of(engine)
-    tables = feature_tables(engine, as_of=as_of, config=settings, scratch=True)
     counts: dict[str, int] = {}
-    for name in ("person_category_pref", "features"):
-        stored = engine.materialize(name, tables[name])
-        counts[name] = int(engine.execute(stored.count()))
-    catalog = feature_catalog(settings)
-    engine.materialize("feature_catalog", ibis.memtable(catalog))
-    counts["feature_catalog"] = len(catalog)
-    # The events with their persons are already computed (population_events, as a scratch table).
-    funnel = engine.materialize("funnel", population_funnel(engine.table("_hx_feature_events"),
-                                                            settings.funnel_steps))
-    counts["funnel"] = int(engine.execute(funnel.count()))
-    for scratch in ("_hx_feature_persons", "_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines",
-                    "_hx_feature_events", "_hx_feature_prefs"):
-        engine.drop(scratch)
+    with scratch_feature_tables(engine, as_of=as_of, config=settings) as tables:
+        for name in ("person_category_pref", "features"):
+            stored = engine.materialize(name, tables[name])
+            counts[name] = int(engine.execute(stored.count()))
+        catalog = feature_catalog(settings)
+        engine.materialize("feature_catalog", ibis.memtable(catalog))
+        counts["feature_catalog"] = len(catalog)
+        # The events with their persons are already computed (population_events, as a scratch table).
+        funnel = engine.materialize("funnel", population_funnel(engine.table("_hx_feature_events"),
+                                                                settings.funnel_steps))
+        counts["funnel"] = int(engine.execute(funnel.count()))
     return StageResult(tables=counts, details={"as_of": str(as_of)})

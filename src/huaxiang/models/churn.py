@@ -566,9 +566,10 @@ def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
     >>> # train = churn_training_set(ws.engine, cutoff=datetime(2025, 7, 1), horizon_days=90)
     >>> # ChurnModel(horizon=90).fit(train.drop(columns="churned"), train["churned"])
     """
-    from huaxiang.features.stage import compute_features
+    from huaxiang.features.stage import scratch_feature_tables
 
-    frame = engine.execute(compute_features(engine, as_of=cutoff, config=features_config))
+    with scratch_feature_tables(engine, as_of=cutoff, config=features_config) as tables:
+        frame = engine.execute(tables["features"])
     frame = frame[frame["frequency"].notna()].reset_index(drop=True)
     bought = churn_labels(engine, start=cutoff, horizon_days=horizon_days)
     frame["churned"] = (~frame["person_id"].isin(set(bought["person_id"]))).astype(np.int64)
