@@ -67,6 +67,25 @@ def open_workspace(workspace: Path, engine: str | None = None) -> Any:
     return Workspace.open(workspace, engine=engine)
 
 
+@contextmanager
+def opened_workspace(workspace: Path, engine: str | None = None, *, needs: str | None = None,
+                     missing: str = "") -> Iterator[Any]:
+    """The workspace in ``workspace``, closed on exit (what every command that reads one does).
+
+    ``needs``: a table the command reads; when the workspace lacks it, a
+    :class:`~huaxiang.errors.WorkspaceError` with ``missing`` (what to run to get it).
+    """
+    from huaxiang.errors import WorkspaceError
+
+    ws = open_workspace(workspace, engine)
+    try:
+        if needs is not None and not ws.engine.has_table(needs):
+            raise WorkspaceError(missing or f"no {needs} table yet; run `huaxiang build` first")
+        yield ws
+    finally:
+        ws.close()
+
+
 def _progress_printer(enabled: bool) -> tuple[Callable[[str, str], None] | None, Callable[[], None]]:
     """A rich progress display for stages (off for --json or when stdout is not a terminal)."""
     if not enabled:
@@ -173,15 +192,12 @@ def show(
 ) -> None:
     """Print rows of a table."""
     with user_errors():
-        ws = open_workspace(workspace, engine)
-        try:
+        with opened_workspace(workspace, engine) as ws:
             if list_tables or not table:
                 for name in ws.tables():
                     typer.echo(name)
                 return
             frame = ws.show(table, limit=limit, where=where)
-        finally:
-            ws.close()
         if as_json:
             typer.echo(frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso"))
             return
@@ -220,11 +236,8 @@ def quarantine(
 ) -> None:
     """List rejected rows grouped by reason, with counts and examples."""
     with user_errors():
-        ws = open_workspace(workspace, engine)
-        try:
+        with opened_workspace(workspace, engine) as ws:
             summary = ws.quarantine_summary(source)
-        finally:
-            ws.close()
         if as_json:
             typer.echo(summary.to_json(orient="records", force_ascii=False))
             return

@@ -31,15 +31,14 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Print the population funnel (view → cart → order → pay → after-sale) with drop-off and dwell."""
-        from huaxiang.cli import open_workspace, print_frame, user_errors
+        from huaxiang.cli import opened_workspace, print_frame, user_errors
         from huaxiang.errors import ConfigError
         from huaxiang.features.behaviour import population_funnel
         from huaxiang.features.settings import parse_settings
         from huaxiang.features.stage import default_as_of, population_events
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 settings = parse_settings(ws.config.features)
                 chosen: dict[str, str | list[str]] = dict(settings.funnel_steps)
                 if steps:
@@ -61,8 +60,6 @@ def register(app: typer.Typer) -> None:
                 elif by is not None:
                     raise ConfigError(f"--by {by!r} is not supported; use --by channel or --by segment")
                 frame = eng.execute(population_funnel(events, chosen, by=column))
-            finally:
-                ws.close()
             if as_json:
                 typer.echo(frame.to_json(orient="records", force_ascii=False))
             else:

@@ -29,16 +29,13 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceOpt = Path("."),
     ) -> None:
         """Show the records of a person and which rule or match probability joined each."""
-        from huaxiang.cli import console, open_workspace, print_frame, user_errors
+        from huaxiang.cli import console, opened_workspace, print_frame, user_errors
         from huaxiang.identity.operations import explain_person, resolve_person_id
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 pid = resolve_person_id(ws, person_id)
                 records, links = explain_person(ws, pid)
-            finally:
-                ws.close()
             if pid != person_id:
                 console.print(f"{person_id} was merged into {pid}")
             print_frame(records, title=f"records of {pid}")
@@ -54,17 +51,14 @@ def register(app: typer.Typer) -> None:
         rebuild: Annotated[bool, typer.Option(help="Re-run the identity stage now.")] = True,
     ) -> None:
         """Merge persons (stored in identity_overrides.yaml; survives rebuilds)."""
-        from huaxiang.cli import console, open_workspace, user_errors
+        from huaxiang.cli import console, opened_workspace, user_errors
         from huaxiang.identity.operations import merge_persons
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 keys = merge_persons(ws, person_ids)
                 if rebuild:
                     ws.build(stages=["identity"])
-            finally:
-                ws.close()
             console.print(f"merged {len(keys)} records into one person" + ("" if rebuild else
                           "; run `huaxiang build --stage identity` to apply"))
 
@@ -76,33 +70,27 @@ def register(app: typer.Typer) -> None:
         rebuild: Annotated[bool, typer.Option(help="Re-run the identity stage now.")] = True,
     ) -> None:
         """Split records off a person (stored in identity_overrides.yaml; survives rebuilds)."""
-        from huaxiang.cli import console, open_workspace, user_errors
+        from huaxiang.cli import console, opened_workspace, user_errors
         from huaxiang.identity.operations import split_person
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 keys = [r.strip() for r in records.split(",") if r.strip()]
                 split_person(ws, person_id, keys)
                 if rebuild:
                     ws.build(stages=["identity"])
-            finally:
-                ws.close()
             console.print(f"split {len(keys)} record(s) off {person_id}" + ("" if rebuild else
                           "; run `huaxiang build --stage identity` to apply"))
 
     @identity.command("attach")
     def attach(workspace: WorkspaceOpt = Path(".")) -> None:
         """Attach records that arrived since the last identity build to existing persons."""
-        from huaxiang.cli import console, open_workspace, user_errors
+        from huaxiang.cli import console, opened_workspace, user_errors
         from huaxiang.identity.operations import attach_records
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 counts = attach_records(ws)
-            finally:
-                ws.close()
             console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
     @app.command("dedupe")

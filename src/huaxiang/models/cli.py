@@ -36,17 +36,12 @@ def register(app: typer.Typer) -> None:
         """Each model's evaluation: metric, value, baseline, data window (table model_reports)."""
         from rich.table import Table
 
-        from huaxiang.cli import console, open_workspace, user_errors
-        from huaxiang.errors import WorkspaceError
+        from huaxiang.cli import console, opened_workspace, user_errors
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
-                if not ws.engine.has_table("model_reports"):
-                    raise WorkspaceError("no model reports yet; run `huaxiang build` (the models stage) first")
+            with opened_workspace(workspace, needs="model_reports",
+                                  missing="no model reports yet; run `huaxiang build` (the models stage) first") as ws:
                 frame = ws.engine.execute(ws.table("model_reports"))
-            finally:
-                ws.close()
             if as_json:
                 typer.echo(frame.to_json(orient="records", force_ascii=False))
                 return
@@ -74,18 +69,14 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """One person's scores (clv, churn_prob, p_purchase_30d, anomaly and its reasons …)."""
-        from huaxiang.cli import console, open_workspace, print_frame, user_errors
+        from huaxiang.cli import console, opened_workspace, print_frame, user_errors
         from huaxiang.errors import WorkspaceError
 
         with user_errors():
-            ws = open_workspace(workspace)
-            try:
-                if not ws.engine.has_table("scores"):
-                    raise WorkspaceError("no scores yet; run `huaxiang build` (the models stage) first")
+            with opened_workspace(workspace, needs="scores",
+                                  missing="no scores yet; run `huaxiang build` (the models stage) first") as ws:
                 t = ws.table("scores")
                 frame = ws.engine.execute(t.filter(t.person_id == person_id))
-            finally:
-                ws.close()
             if frame.empty:
                 raise WorkspaceError(f"no scores for person {person_id!r}; find one with `huaxiang show scores`")
             if as_json:

@@ -33,20 +33,15 @@ def _check(lang: str, kind: str | None) -> None:
 
 
 def _read_cards(workspace: Path, kind: str | None) -> tuple[Any, Any]:
-    from huaxiang.cli import open_workspace
-    from huaxiang.errors import WorkspaceError
+    from huaxiang.cli import opened_workspace
 
-    ws = open_workspace(workspace)
-    try:
-        if not ws.engine.has_table("persona_cards"):
-            raise WorkspaceError("no persona cards yet; run `huaxiang build` first (the segments stage writes them)")
+    with opened_workspace(workspace, needs="persona_cards",
+                          missing="no persona cards yet; run `huaxiang build` first (the segments stage writes them)") as ws:
         cards = ws.table("persona_cards")
         if kind is not None:
             cards = cards.filter(cards.kind == kind)
         frame = ws.engine.execute(cards)
         report = ws.engine.execute(ws.table("cluster_report")) if ws.engine.has_table("cluster_report") else None
-    finally:
-        ws.close()
     order = {k: i for i, k in enumerate(_KINDS)}
     frame = frame.assign(_o=frame["kind"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
     return frame.reset_index(drop=True), report

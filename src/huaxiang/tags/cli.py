@@ -70,20 +70,15 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """When each tag of a person started and ended (valid_from / valid_to)."""
-        from huaxiang.cli import console, open_workspace, print_frame, user_errors
-        from huaxiang.errors import WorkspaceError
+        from huaxiang.cli import console, opened_workspace, print_frame, user_errors
 
         with user_errors():
             _check_lang(lang)
-            ws = open_workspace(workspace)
-            try:
-                if not ws.engine.has_table("tags"):
-                    raise WorkspaceError("no tag history yet; run `huaxiang build` first")
+            with opened_workspace(workspace, needs="tags",
+                                  missing="no tag history yet; run `huaxiang build` first") as ws:
                 h = ws.table("tags")
                 frame = ws.engine.execute(h.filter(h.person_id == person_id).order_by(["valid_from", "tag_id"]))
                 frame = _with_names(ws, frame, lang)
-            finally:
-                ws.close()
             if as_json:
                 typer.echo(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
                 return
@@ -100,15 +95,13 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Persons per tag at each build."""
-        from huaxiang.cli import open_workspace, print_frame, user_errors
+        from huaxiang.cli import opened_workspace, print_frame, user_errors
         from huaxiang.errors import WorkspaceError
 
         with user_errors():
             _check_lang(lang)
-            ws = open_workspace(workspace)
-            try:
-                if not ws.engine.has_table("tag_trend"):
-                    raise WorkspaceError("no tag trend yet; run `huaxiang build` first")
+            with opened_workspace(workspace, needs="tag_trend",
+                                  missing="no tag trend yet; run `huaxiang build` first") as ws:
                 t = ws.table("tag_trend")
                 if tag_id is not None:
                     known = set(ws.engine.execute(t.tag_id.name("tag_id").as_table().distinct())["tag_id"])
@@ -122,8 +115,6 @@ def register(app: typer.Typer) -> None:
                     t = t.filter(t.tag_id == tag_id)
                 frame = ws.engine.execute(t.order_by(["tag_id", "built_at"]))
                 frame = _with_names(ws, frame, lang)
-            finally:
-                ws.close()
             if as_json:
                 typer.echo(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
                 return
@@ -143,17 +134,14 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Print the customer 360: attributes, features by dimension, tags with reasons, orders, events."""
-        from huaxiang.cli import open_workspace, user_errors
+        from huaxiang.cli import opened_workspace, user_errors
         from huaxiang.profile import customer_profile
 
         with user_errors():
             _check_lang(lang)
-            ws = open_workspace(workspace)
-            try:
+            with opened_workspace(workspace) as ws:
                 data = customer_profile(ws, person_id, phone=phone, email=email, source_id=source_id, lang=lang,
                                         recent=recent)
-            finally:
-                ws.close()
             if as_json:
                 typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
                 return
