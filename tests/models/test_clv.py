@@ -145,6 +145,12 @@ def test_predictions_match_lifetimes_at_the_same_parameters(
             theirs.conditional_probability_alive(f, r, t_age),  # type: ignore[attr-defined]
             rtol=1e-9,
         )
+        both = ours.expected_purchases_and_alive(cdnow_summary, 10)  # one P(alive) for both: same values
+        np.testing.assert_allclose(both["expected_purchases"].to_numpy(),
+                                   theirs.conditional_expected_number_of_purchases_up_to_time(  # type: ignore[attr-defined]
+                                       10, f, r, t_age), rtol=1e-9)
+        np.testing.assert_allclose(both["probability_alive"].to_numpy(),
+                                   theirs.conditional_probability_alive(f, r, t_age), rtol=1e-9)  # type: ignore[attr-defined]
         assert ours.expected_purchases_new_customer(39.0) == pytest.approx(
             theirs.expected_number_of_purchases_up_to_time(39.0),  # type: ignore[attr-defined]
             rel=1e-9,

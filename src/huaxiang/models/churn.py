@@ -114,8 +114,7 @@ def fit_btyd(cls: type[BetaGeoModel] | type[ParetoNBDModel], summary: pd.DataFra
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 model = cls(penalizer_coef=coef).fit(summary)
-                ok = (np.isfinite(model.expected_purchases(summary, horizon).to_numpy()).all()
-                      and np.isfinite(model.expected_probability_alive(summary).to_numpy()).all())
+                ok = bool(np.isfinite(model.expected_purchases_and_alive(summary, horizon).to_numpy()).all())
         except (ModelError, FloatingPointError) as exc:
             last = exc
             continue
@@ -145,8 +144,9 @@ def btyd_features(bgnbd: BetaGeoModel | None, pareto: ParetoNBDModel | None, X: 
             continue
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{prefix}_expected"] = model.expected_purchases(summary, horizon).to_numpy()
-            out[f"{prefix}_p_alive"] = model.expected_probability_alive(summary).to_numpy()
+            both = model.expected_purchases_and_alive(summary, horizon)
+            out[f"{prefix}_expected"] = both["expected_purchases"].to_numpy()
+            out[f"{prefix}_p_alive"] = both["probability_alive"].to_numpy()
     return out
 
 

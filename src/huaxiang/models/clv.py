@@ -380,6 +380,27 @@ class _CountModel(_MLEModel):
         x, tx, t_age, index = self._arrays(data)
         return pd.Series(self._expected(x, tx, t_age, float(t)), index=index, name="expected_purchases")
 
+    def expected_purchases_and_alive(self, data: pd.DataFrame, t: float) -> pd.DataFrame:
+        """:meth:`expected_purchases` and :meth:`expected_probability_alive` in one call.
+
+        The same values; the Pareto/NBD's P(alive) (two hypergeometric functions per customer,
+        most of its prediction time) is computed once for both.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``expected_purchases``, ``probability_alive``, indexed by ``customer_id``.
+        """
+        x, tx, t_age, index = self._arrays(data)
+        alive = self._alive(x, tx, t_age)
+        expected = self._expected_given_alive(x, tx, t_age, float(t), alive)
+        return pd.DataFrame({"expected_purchases": expected, "probability_alive": alive}, index=index)
+
+    def _expected_given_alive(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float,
+                              alive: FloatArray) -> FloatArray:
+        """Hook: expected purchases when P(alive) is already known (default: the model's own form)."""
+        return self._expected(x, tx, t_age, t)
+
     def expected_probability_alive(self, data: pd.DataFrame) -> pd.Series:
         """Probability that each customer is still active at ``T``.
 
@@ -733,12 +754,16 @@ class ParetoNBDModel(_CountModel):
 
     def _expected(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float) -> FloatArray:
         """Conditional expectation (Fader & Hardie note): P(alive) (r+x)(β+T)/(α+T) (1 - ((β+T)/(β+T+t))^(s-1))/(s-1)."""
+        return self._expected_given_alive(x, tx, t_age, t, self._alive(x, tx, t_age))
+
+    def _expected_given_alive(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float,
+                              alive: FloatArray) -> FloatArray:
         r, alpha, s, beta = self._p()
         if t <= 0:
             return np.zeros_like(x)
         log_u = np.log(beta + t_age) - np.log(beta + t_age + t)
         rate = (r + x) * (beta + t_age) / (alpha + t_age)
-        return np.maximum(self._alive(x, tx, t_age) * rate * _one_minus_pow_over(s - 1.0, log_u), 0.0)
+        return np.maximum(alive * rate * _one_minus_pow_over(s - 1.0, log_u), 0.0)
 
     def expected_purchases_new_customer(self, t: float) -> float:
         """E[X(t)] for a new customer: r β / α · (1 - (β/(β+t))^(s-1)) / (s-1).

@@ -120,8 +120,9 @@ def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, repor
     except HuaxiangError as exc:
         reports.skip("clv", f"BG/NBD did not fit: {exc}", window, len(summary))
         return None
-    scores.loc[buyers.index, "expected_purchases_90d"] = bg.expected_purchases(summary, 90.0).to_numpy()
-    scores.loc[buyers.index, "p_alive"] = bg.expected_probability_alive(summary).to_numpy()
+    both = bg.expected_purchases_and_alive(summary, 90.0)
+    scores.loc[buyers.index, "expected_purchases_90d"] = both["expected_purchases"].to_numpy()
+    scores.loc[buyers.index, "p_alive"] = both["probability_alive"].to_numpy()
     saved["clv"] = {"bgnbd": bg.params_, "bgnbd_penalizer": bg.penalizer_coef, "time_unit": "days", "window": window, "n": len(summary),
                     "settings": s.clv.model_dump()}
     if not s.clv.enabled:
