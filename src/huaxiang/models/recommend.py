@@ -322,7 +322,12 @@ class Recommender:
 
     def _score_known(self, core: _Core, codes: np.ndarray, k: int,
                      options: list[tuple[float, bool]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per option ``(own_weight, exclude_seen)``: top-k item codes, scores and "own history" flags."""
+        """Per option ``(own_weight, exclude_seen)``: top-k item codes, scores and "own history" flags.
+
+        The own-history part is zero off the user's seen items, so every option's top k lies in
+        the top k of the ALS scores over unseen items (the exclude-seen answer, one partition over
+        all items) plus the seen items: each further option ranks only those k + seen candidates.
+        """
         from threadpoolctl import threadpool_limits
 
         n_items = len(core.items)
@@ -332,18 +337,32 @@ class Recommender:
             for start in range(0, len(codes), batch):
                 rows = codes[start:start + batch]
                 als = _row_normalise(core.user_factors[rows] @ core.item_factors.T)
+                seen_rows = core.seen[rows]
+                seen = seen_rows.toarray() > 0
+                unseen_idx, unseen_val = _top_k(np.where(seen, -np.inf, als), k)
+                # the seen items of each row, padded to the longest row (padding scores -inf)
+                counts = np.diff(seen_rows.indptr)
+                width = int(counts.max()) if len(counts) else 0
+                seen_idx = np.zeros((len(rows), width), dtype=np.int64)
+                filled = np.arange(width)[None, :] < counts[:, None]
+                seen_idx[filled] = seen_rows.indices
                 own = _row_normalise(core.own[rows].toarray()).astype(np.float32)
-                seen = core.seen[rows].toarray() > 0
+                als_seen = np.take_along_axis(als, seen_idx, axis=1)
+                own_seen = np.take_along_axis(own, seen_idx, axis=1)
                 for j, (w, exclude) in enumerate(options):
                     if exclude:
-                        total = np.where(seen, -np.inf, als)
-                        own_part = np.zeros_like(total)
-                    else:
-                        own_part = np.float32(w) * own
-                        total = als + own_part
-                    idx, val = _top_k(total, k)
-                    from_own = np.take_along_axis(own_part, idx, axis=1) >= np.take_along_axis(als, idx, axis=1)
-                    parts[j].append((idx, val, from_own & np.take_along_axis(seen, idx, axis=1)))
+                        flags = np.take_along_axis(seen, unseen_idx, axis=1) & (np.take_along_axis(als, unseen_idx,
+                                                                                                   axis=1) <= 0)
+                        parts[j].append((unseen_idx, unseen_val, flags))
+                        continue
+                    own_part = np.float32(w) * own_seen
+                    cand_idx = np.concatenate([unseen_idx, seen_idx], axis=1)
+                    cand_val = np.concatenate([unseen_val, np.where(filled, als_seen + own_part, -np.inf)], axis=1)
+                    cand_own = np.concatenate([np.zeros_like(unseen_val, dtype=bool),
+                                               filled & (own_part >= als_seen)], axis=1)
+                    pick, val = _top_k(cand_val, min(k, n_items))
+                    parts[j].append((np.take_along_axis(cand_idx, pick, axis=1), val,
+                                     np.take_along_axis(cand_own, pick, axis=1)))
         out = []
         for chunks in parts:
             if not chunks:
