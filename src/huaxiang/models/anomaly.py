@@ -252,6 +252,8 @@ def anomaly_features(engine: Engine, *, as_of: datetime) -> pd.DataFrame:
     )
     frame = engine.execute(agg)
     frame["person_id"] = frame["person_id"].astype(str)
+    # the engine's row order varies between runs; the forest's subsamples follow row positions
+    frame = frame.sort_values("person_id", kind="stable").reset_index(drop=True)
     for col in ("spend_90d", "spend_prev", "purchase_value"):
         frame[col] = frame[col].astype(np.float64)
     frame["avg_order_value"] = frame["purchase_value"] / frame["purchases"].where(frame["purchases"] > 0)

@@ -570,7 +570,8 @@ def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
 
     with scratch_feature_tables(engine, as_of=cutoff, config=features_config) as tables:
         frame = engine.execute(tables["features"])
-    frame = frame[frame["frequency"].notna()].reset_index(drop=True)
+    # sorted: the engine's row order varies between runs, the folds and samples follow positions
+    frame = frame[frame["frequency"].notna()].sort_values("person_id", kind="stable").reset_index(drop=True)
     bought = churn_labels(engine, start=cutoff, horizon_days=horizon_days)
     frame["churned"] = (~frame["person_id"].isin(set(bought["person_id"]))).astype(np.int64)
     return frame

@@ -733,6 +733,12 @@ def interactions_from_engine(engine: Engine, *, as_of: datetime) -> pd.DataFrame
     return frame[columns].sort_values(["ts", "user", "item"], kind="stable").reset_index(drop=True)
 
 
+def _required(engine: Engine | None) -> Engine:
+    if engine is None:
+        raise ValueError("pass an engine or the loaded inputs")
+    return engine
+
+
 def _engine_segments(engine: Engine) -> pd.Series | None:
     """person_id -> RFM segment from the segments stage's ``segments`` table, when it exists."""
     if not engine.has_table("segments"):
@@ -776,8 +782,25 @@ def _empty_engine_recs() -> pd.DataFrame:
                          "reason": pd.Series(dtype=object)})
 
 
-def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
-                         model: Recommender | None = None) -> pd.DataFrame:
+@dataclass
+class EngineInputs:
+    """What the recommender reads from a workspace: interactions before ``as_of``, the persons'
+    segments and every person id — loaded once for the recommendations and their evaluation."""
+
+    as_of: datetime
+    interactions: pd.DataFrame
+    segments: pd.Series | None
+    persons: list[Any]
+
+
+def load_engine_inputs(engine: Engine, *, as_of: datetime) -> EngineInputs:
+    """Read the recommender's inputs from ``engine`` (see :class:`EngineInputs`)."""
+    return EngineInputs(as_of, interactions_from_engine(engine, as_of=as_of), _engine_segments(engine),
+                        _engine_persons(engine))
+
+
+def recommend_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10,
+                         model: Recommender | None = None, inputs: EngineInputs | None = None) -> pd.DataFrame:
     """The ``recommendations`` table: ``k`` products for every person, from purchases before ``as_of``.
 
     Persons with a history get :class:`Recommender` (settings chosen on a validation split);
@@ -801,16 +824,16 @@ def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
     >>> list(recs.columns), len(recs), recs.attrs["reason"][:22]
     (['person_id', 'rank', 'product_id', 'score', 'reason'], 0, 'too few interactions: ')
     """
-    data = interactions_from_engine(engine, as_of=as_of)
+    inputs = inputs or load_engine_inputs(_required(engine), as_of=as_of)
+    data = inputs.interactions
     thin = _too_thin(data, as_of)
     if thin:
         out = _empty_engine_recs()
         out.attrs["reason"] = thin
         return out
-    segments = _engine_segments(engine)
     rec = model if model is not None else Recommender()
-    rec.fit(data, segments=segments)
-    persons = _engine_persons(engine)
+    rec.fit(data, segments=inputs.segments)
+    persons = list(inputs.persons)
     known = set(persons)
     persons.extend(u for u in rec.users_ if u not in known)
     recs = rec.recommend(persons, k=k)
@@ -822,8 +845,8 @@ def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
     return out
 
 
-def evaluate_for_engine(engine: Engine, *, as_of: datetime, k: int = 10, test_days: int | None = None,
-                        model: Recommender | None = None) -> pd.DataFrame:
+def evaluate_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10, test_days: int | None = None,
+                        model: Recommender | None = None, inputs: EngineInputs | None = None) -> pd.DataFrame:
     """Rows for ``model_reports``: ours vs popularity and own history on a time split before ``as_of``.
 
     The test window is the last ``test_days`` before ``as_of`` (default: from the day the last fifth
@@ -849,7 +872,7 @@ def evaluate_for_engine(engine: Engine, *, as_of: datetime, k: int = 10, test_da
     """
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
         EVALUATION_COLUMNS, ("object", "object", "float64", "object", "float64", "object", "int64"), strict=True)})
-    data = interactions_from_engine(engine, as_of=as_of)
+    data = inputs.interactions if inputs is not None else interactions_from_engine(_required(engine), as_of=as_of)
     thin = _too_thin(data, as_of)
     if thin:
         empty.attrs["reason"] = thin

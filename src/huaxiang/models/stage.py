@@ -26,8 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import time
 import warnings
@@ -45,6 +43,12 @@ from huaxiang.models.anomaly import AnomalyModel, anomaly_features
 from huaxiang.models.churn import ChurnModel, churn_labels, churn_training_set, fit_btyd
 from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
 from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
+from huaxiang.models.recommend import (
+    EngineInputs,
+    evaluate_for_engine,
+    load_engine_inputs,
+    recommend_for_engine,
+)
 from huaxiang.models.settings import ModelSettings, parse_settings
 from huaxiang.pipeline import StageContext, StageResult
 
@@ -244,30 +248,22 @@ def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.Dat
                         "window": window, "n": len(data), "settings": s.anomaly.model_dump()}
 
 
-def _recommend(engine: Engine, s: ModelSettings, as_of: datetime, reports: _Reports) -> int | None:
-    if importlib.util.find_spec("huaxiang.models.recommend") is None:
-        reports.skip("recommend", "huaxiang.models.recommend is not installed")
-        return None
-    module = importlib.import_module("huaxiang.models.recommend")
-    recommend = getattr(module, "recommend_for_engine", None)
-    if recommend is None:
-        reports.skip("recommend", "huaxiang.models.recommend has no recommend_for_engine")
-        return None
-    try:
-        recs = recommend(engine, as_of=as_of, k=s.recommend.k)
-        evaluate = getattr(module, "evaluate_for_engine", None)
-        if evaluate is not None:
-            for row in evaluate(engine, as_of=as_of, k=s.recommend.k).to_dict(orient="records"):
-                reports.add(str(row.get("model", "recommend")), str(row.get("metric", "")),
-                            float(row.get("value", float("nan"))), str(row.get("baseline", "")),
-                            float(row.get("baseline_value", float("nan"))), str(row.get("train_window", "")),
-                            int(row.get("n", 0) or 0))
-    except (HuaxiangError, ValueError, KeyError) as exc:
-        reports.skip("recommend", f"recommendations failed: {exc}")
-        return None
-    if recs is None or not len(recs):
-        reason = getattr(recs, "attrs", {}).get("reason", "no recommendations") if recs is not None else "none"
-        reports.skip("recommend", str(reason))
+def _recommend(inputs: EngineInputs, s: ModelSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Recommendations and their evaluation rows, from inputs loaded once for both."""
+    recs = recommend_for_engine(None, as_of=inputs.as_of, k=s.recommend.k, inputs=inputs)
+    evaluation = evaluate_for_engine(None, as_of=inputs.as_of, k=s.recommend.k, inputs=inputs)
+    return recs, evaluation
+
+
+def _report_recommendations(engine: Engine, recs: pd.DataFrame, evaluation: pd.DataFrame,
+                            reports: _Reports) -> int | None:
+    for row in evaluation.to_dict(orient="records"):
+        reports.add(str(row.get("model", "recommend")), str(row.get("metric", "")),
+                    float(row.get("value", float("nan"))), str(row.get("baseline", "")),
+                    float(row.get("baseline_value", float("nan"))), str(row.get("train_window", "")),
+                    int(row.get("n", 0) or 0))
+    if not len(recs):
+        reports.skip("recommend", str(recs.attrs.get("reason", "no recommendations")))
         return None
     engine.materialize("recommendations", ibis.memtable(recs))
     return len(recs)
@@ -282,6 +278,8 @@ def run_models(ctx: StageContext) -> StageResult:
     features = engine.execute(engine.table("features"))
     as_of = s.as_of or _features_as_of(engine)
     features["person_id"] = features["person_id"].astype(str)
+    # one order for every run (the engine's varies): samples, folds and forests follow positions
+    features = features.sort_values("person_id", kind="stable").reset_index(drop=True)
     scores = pd.DataFrame({"person_id": features["person_id"].to_numpy()})
     for col in _FLOATS:
         scores[col] = np.nan
@@ -316,9 +314,14 @@ def run_models(ctx: StageContext) -> StageResult:
     lap("anomaly")
     counts: dict[str, int] = {}
     if s.recommend.enabled:
-        n_recs = _recommend(engine, s, as_of, reports)
-        if n_recs is not None:
-            counts["recommendations"] = n_recs
+        # (Fitting this in a thread alongside churn was measured: no gain, both use the 2 cores.)
+        try:
+            recs, evaluation = _recommend(load_engine_inputs(engine, as_of=as_of), s)
+            n_recs = _report_recommendations(engine, recs, evaluation, reports)
+            if n_recs is not None:
+                counts["recommendations"] = n_recs
+        except (HuaxiangError, ValueError, KeyError) as exc:
+            reports.skip("recommend", f"recommendations failed: {exc}")
     lap("recommend")
     scores["as_of"] = pd.Timestamp(as_of)
     scores = scores.astype({c: "float64" for c in _FLOATS})
