@@ -15,7 +15,7 @@ price percentiles — still come from everyone, so the rows equal a full recompu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,13 +131,17 @@ def feature_tables(
         "habits": lambda: compute_habits(orders, s),
         "preferences": lambda: compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile),
     }
-    out = persons.select(person_id=persons._pk) if scratch else persons.select("person_id")
     columns: dict[str, list[str]] = {}  # per dimension, to order the columns like DIMENSIONS
-    for name, make in keyed_parts.items():
-        if name in dimensions:
-            part = make()
-            columns[name] = [c for c in part.columns if c != "person_id"]
-            out = out.left_join(part, "person_id").drop("person_id_right")
+
+    def join_parts(out: ir.Table, parts: dict[str, Callable[[], ir.Table]]) -> ir.Table:
+        for name, make in parts.items():
+            if name in dimensions:
+                part = make()
+                columns[name] = [c for c in part.columns if c != "person_id"]
+                out = out.left_join(part, "person_id").drop("person_id_right")
+        return out
+
+    out = join_parts(persons.select(person_id=persons._pk) if scratch else persons.select("person_id"), keyed_parts)
     if scratch:
         out = out.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
         named = prefs.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
@@ -148,11 +152,7 @@ def feature_tables(
         "path": lambda: compute_path(events),
         "service": lambda: compute_service(engine.table("interactions"), string_keys, as_of=as_of),
     }
-    for name, make in string_parts.items():
-        if name in dimensions:
-            part = make()
-            columns[name] = [c for c in part.columns if c != "person_id"]
-            out = out.left_join(part, "person_id").drop("person_id_right")
+    out = join_parts(out, string_parts)
     if "rfm" in dimensions:
         out = out.mutate(lifecycle_stage=lifecycle_stage(out, s.lifecycle))
         columns["rfm"].append("lifecycle_stage")
