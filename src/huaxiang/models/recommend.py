@@ -733,12 +733,6 @@ def interactions_from_engine(engine: Engine, *, as_of: datetime) -> pd.DataFrame
     return frame[columns].sort_values(["ts", "user", "item"], kind="stable").reset_index(drop=True)
 
 
-def _required(engine: Engine | None) -> Engine:
-    if engine is None:
-        raise ValueError("pass an engine or the loaded inputs")
-    return engine
-
-
 def _engine_segments(engine: Engine) -> pd.Series | None:
     """person_id -> RFM segment from the segments stage's ``segments`` table, when it exists."""
     if not engine.has_table("segments"):
@@ -799,7 +793,7 @@ def load_engine_inputs(engine: Engine, *, as_of: datetime) -> EngineInputs:
                         _engine_persons(engine))
 
 
-def recommend_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10,
+def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
                          model: Recommender | None = None, inputs: EngineInputs | None = None) -> pd.DataFrame:
     """The ``recommendations`` table: ``k`` products for every person, from purchases before ``as_of``.
 
@@ -824,7 +818,7 @@ def recommend_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10,
     >>> list(recs.columns), len(recs), recs.attrs["reason"][:22]
     (['person_id', 'rank', 'product_id', 'score', 'reason'], 0, 'too few interactions: ')
     """
-    inputs = inputs or load_engine_inputs(_required(engine), as_of=as_of)
+    inputs = inputs or load_engine_inputs(engine, as_of=as_of)
     data = inputs.interactions
     thin = _too_thin(data, as_of)
     if thin:
@@ -845,7 +839,7 @@ def recommend_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10,
     return out
 
 
-def evaluate_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10, test_days: int | None = None,
+def evaluate_for_engine(engine: Engine, *, as_of: datetime, k: int = 10, test_days: int | None = None,
                         model: Recommender | None = None, inputs: EngineInputs | None = None) -> pd.DataFrame:
     """Rows for ``model_reports``: ours vs popularity and own history on a time split before ``as_of``.
 
@@ -872,7 +866,7 @@ def evaluate_for_engine(engine: Engine | None, *, as_of: datetime, k: int = 10, 
     """
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
         EVALUATION_COLUMNS, ("object", "object", "float64", "object", "float64", "object", "int64"), strict=True)})
-    data = inputs.interactions if inputs is not None else interactions_from_engine(_required(engine), as_of=as_of)
+    data = inputs.interactions if inputs is not None else interactions_from_engine(engine, as_of=as_of)
     thin = _too_thin(data, as_of)
     if thin:
         empty.attrs["reason"] = thin

@@ -44,7 +44,6 @@ from huaxiang.models.churn import ChurnModel, churn_labels, churn_training_set, 
 from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
 from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
 from huaxiang.models.recommend import (
-    EngineInputs,
     evaluate_for_engine,
     load_engine_inputs,
     recommend_for_engine,
@@ -248,10 +247,11 @@ def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.Dat
                         "window": window, "n": len(data), "settings": s.anomaly.model_dump()}
 
 
-def _recommend(inputs: EngineInputs, s: ModelSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _recommend(engine: Engine, s: ModelSettings, as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recommendations and their evaluation rows, from inputs loaded once for both."""
-    recs = recommend_for_engine(None, as_of=inputs.as_of, k=s.recommend.k, inputs=inputs)
-    evaluation = evaluate_for_engine(None, as_of=inputs.as_of, k=s.recommend.k, inputs=inputs)
+    inputs = load_engine_inputs(engine, as_of=as_of)
+    recs = recommend_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs)
+    evaluation = evaluate_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs)
     return recs, evaluation
 
 
@@ -316,7 +316,7 @@ def run_models(ctx: StageContext) -> StageResult:
     if s.recommend.enabled:
         # (Fitting this in a thread alongside churn was measured: no gain, both use the 2 cores.)
         try:
-            recs, evaluation = _recommend(load_engine_inputs(engine, as_of=as_of), s)
+            recs, evaluation = _recommend(engine, s, as_of)
             n_recs = _report_recommendations(engine, recs, evaluation, reports)
             if n_recs is not None:
                 counts["recommendations"] = n_recs
