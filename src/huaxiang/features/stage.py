@@ -30,7 +30,15 @@ from huaxiang.features.behaviour import compute_path, compute_service, events_wi
 from huaxiang.features.catalog import feature_catalog
 from huaxiang.features.habits import compute_habits
 from huaxiang.features.persons import person_keys, person_orders
-from huaxiang.features.preferences import category_preferences, compute_preferences, price_lines
+from huaxiang.features.preferences import (
+    ProductCodes,
+    category_preferences,
+    coded_lines,
+    compute_preferences,
+    named_categories,
+    price_lines,
+    product_codes,
+)
 from huaxiang.features.rfm import compute_rfm
 from huaxiang.features.settings import FeatureSettings, parse_settings
 from huaxiang.pipeline import StageContext, StageResult
@@ -51,15 +59,23 @@ def default_as_of(engine: Engine) -> datetime:
     return (max(known).normalize() + timedelta(days=1)).to_pydatetime()
 
 
-def _purchased_lines(engine: Engine, orders: ir.Table) -> ir.Table:
-    """Lines of purchases (guest orders included) with ``person_id`` and the product's category and brand."""
+def _purchased_lines(engine: Engine, orders: ir.Table, codes: ProductCodes) -> ir.Table:
+    """Lines of purchases (guest orders included) with ``person_id`` and the product's codes."""
     items = engine.table("order_items")
     sales = orders.filter(orders.is_purchase).select("source", "order_id", "person_id")
     lines = items.inner_join(sales, ["source", "order_id"])
-    products = engine.table("products")
-    catalog = products.group_by("product_id").aggregate(category=products.category.max(), brand=products.brand.max())
-    lines = lines.left_join(catalog, "product_id").drop("product_id_right")
-    return lines.select("person_id", "product_id", "category", "brand", "quantity", "unit_price")
+    return coded_lines(lines.select("person_id", "product_id", "quantity", "unit_price"), codes)
+
+
+def _materialized_codes(engine: Engine, codes: ProductCodes) -> ProductCodes:
+    """``codes`` as scratch tables and literal unknown codes (computed once, read many times)."""
+    return ProductCodes(
+        products=engine.materialize("_hx_feature_products", codes.products, temp=True),
+        categories=engine.materialize("_hx_feature_categories", codes.categories, temp=True),
+        brands=engine.materialize("_hx_feature_brands", codes.brands, temp=True),
+        unknown_cat=ibis.literal(int(engine.execute(codes.unknown_cat)), "int32"),
+        unknown_path=ibis.literal(int(engine.execute(codes.unknown_path)), "int32"),
+    )
 
 
 #: The groups of feature columns, each computed by one module (see the module docstring).
@@ -68,7 +84,7 @@ DIMENSIONS = ("attributes", "rfm", "habits", "preferences", "path", "service")
 #: Columns of the scratch orders and priced lines (what the feature modules read).
 _ORDER_COLUMNS = ("source", "order_id", "person_id", "order_ts", "amount", "discount_amount", "promo_id", "channel",
                   "payment_method", "status", "net_amount", "is_purchase")
-_LINE_COLUMNS = ("person_id", "category", "brand", "spend", "price_pct")
+_LINE_COLUMNS = ("person_id", "_cat", "_brand", "spend", "price_pct")
 
 
 def feature_tables(
@@ -108,7 +124,10 @@ def feature_tables(
     if scratch:
         # Only the columns the features read: less to write, keep in memory and scan.
         all_orders = engine.materialize("_hx_feature_orders", all_orders.select(*_ORDER_COLUMNS), temp=True)
-    priced = price_lines(_purchased_lines(engine, all_orders))
+    codes = product_codes(engine.table("products"))
+    if scratch:
+        codes = _materialized_codes(engine, codes)
+    priced = price_lines(_purchased_lines(engine, all_orders, codes))
     if scratch:
         priced = engine.materialize("_hx_feature_lines", priced.select(*_LINE_COLUMNS), temp=True)
     prefs = category_preferences(priced)
@@ -129,7 +148,7 @@ def feature_tables(
     keyed_parts = {
         "rfm": lambda: compute_rfm(orders, as_of=as_of),
         "habits": lambda: compute_habits(orders, s),
-        "preferences": lambda: compute_preferences(priced, prefs, high_price_percentile=s.high_price_percentile),
+        "preferences": lambda: compute_preferences(priced, prefs, codes, high_price_percentile=s.high_price_percentile),
     }
     columns: dict[str, list[str]] = {}  # per dimension, to order the columns like DIMENSIONS
 
@@ -144,8 +163,8 @@ def feature_tables(
     out = join_parts(persons.select(person_id=persons._pk) if scratch else persons.select("person_id"), keyed_parts)
     if scratch:
         out = out.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
-        named = prefs.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
-        prefs = named.select("person_id", *[c for c in named.columns if c != "person_id"])
+        prefs = prefs.rename(_pk="person_id").inner_join(persons, "_pk").drop("_pk")
+    prefs = named_categories(prefs, codes)
     # ... and the string-keyed ones.
     string_parts = {
         "attributes": lambda: compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of),
@@ -213,7 +232,8 @@ def population_events(engine: Engine, *, as_of: datetime, keys: ir.Table | None 
 
 
 _SCRATCH = ("_hx_feature_persons", "_hx_feature_keys", "_hx_feature_orders", "_hx_feature_lines",
-            "_hx_feature_events", "_hx_feature_prefs")
+            "_hx_feature_events", "_hx_feature_prefs", "_hx_feature_products", "_hx_feature_categories",
+            "_hx_feature_brands")
 
 
 @contextmanager
