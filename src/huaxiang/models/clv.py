@@ -81,7 +81,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import minimize
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, gammasgn, hyp2f1
 from threadpoolctl import threadpool_limits
 
 from huaxiang.errors import ModelError, SchemaError
@@ -99,6 +99,52 @@ _LOG_BOUND = 25.0
 # ---------------------------------------------------------------------------
 # numerical helpers
 # ---------------------------------------------------------------------------
+
+
+def log_hyp2f1_one(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """``log 2F1(1, b; c; z)`` for ``0 <= z < 1`` and ``c > b > 0``, fast near ``z = 1``.
+
+    scipy's ``hyp2f1`` sums ~1/(1-z) terms there (28 µs a value at z = 0.999, 0.2 µs at z < 0.5),
+    and the Pareto/NBD likelihood of customers whose dropout the data barely identifies (beta
+    runs to ~1e6) lives at z = 0.9996. Where ``w = 1 - z`` is small this uses the connection
+    formula (DLMF 15.8.4) with ``d = c - b``: ``2F1(1, b; c; z) = (c-1)/(d-1) 2F1(1, b; 2-d; w)
+    + Gamma(c) Gamma(1-d) / Gamma(b) w^(d-1) z^(1-c)``, whose series in ``w`` converges in a few
+    terms; elsewhere (z <= 0.9, ``d`` within 0.01 of an integer, a slow series, a non-positive
+    sum) it calls scipy. Agrees with scipy to ~1e-13 relative (tested).
+
+    >>> import numpy as np
+    >>> v = log_hyp2f1_one(np.array([1.6, 3.2]), np.array([2.3, 5.9]), np.array([0.2, 0.9996]))
+    >>> bool(np.allclose(v, np.log(hyp2f1(1.0, [1.6, 3.2], [2.3, 5.9], [0.2, 0.9996])), rtol=1e-12))
+    True
+    """
+    b, c, z = np.broadcast_arrays(np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64),
+                                  np.asarray(z, dtype=np.float64))
+    out = np.full(z.shape, np.nan)
+    d = c - b
+    w = 1.0 - z
+    fast = (z > 0.9) & (np.abs(d - np.round(d)) > 0.01) & (b * w < 0.5)
+    if fast.any():
+        bf, cf, df, wf, zf = b[fast], c[fast], d[fast], w[fast], z[fast]
+        term = np.ones_like(wf)
+        total = np.ones_like(wf)
+        done = np.zeros(wf.shape, dtype=bool)
+        for n in range(200):
+            term = term * (bf + n) / (2.0 - df + n) * wf
+            total = total + term
+            done = np.abs(term) <= 1e-17 * np.abs(total)
+            if done.all():
+                break
+        first = (cf - 1.0) / (df - 1.0) * total
+        second = gammasgn(1.0 - df) * np.exp(gammaln(cf) + gammaln(1.0 - df) - gammaln(bf)
+                                              + (df - 1.0) * np.log(wf) + (1.0 - cf) * np.log(zf))
+        value = first + second
+        good = done & np.isfinite(value) & (value > 0)
+        idx = np.flatnonzero(fast)
+        out[idx[good]] = np.log(value[good])
+    rest = np.isnan(out)
+    if rest.any():
+        out[rest] = np.log(hyp2f1(1.0, b[rest], c[rest], z[rest]))
+    return out
 
 
 def _log1mexp(d: FloatArray) -> FloatArray:
@@ -262,7 +308,7 @@ class _MLEModel:
         start = self._initial_log_params(arrays, weights)
         arrays = self._prepare(arrays)
         began = time.perf_counter()
-        jac: bool | str = True if self._analytic_gradient else "3-point"
+        jac: bool | str = True if self._analytic_gradient else "2-point"
         # L-BFGS-B calls BLAS on 3-4-element vectors; a multi-threaded OpenBLAS makes
         # that 20x slower on a busy machine (measured), so pin BLAS to one thread here.
         with threadpool_limits(limits=1, user_api="blas"):
@@ -721,7 +767,7 @@ class ParetoNBDModel(_CountModel):
         def log_f(t: FloatArray) -> FloatArray:
             # log[ 2F1(rsx, small_b; rsx+1; z) / (big + t)^rsx ]
             z = diff / (big + t)
-            euler = (1.0 - small_b) * np.log1p(-z) + np.log(hyp2f1(1.0, rsx + 1.0 - small_b, rsx + 1.0, z))
+            euler = (1.0 - small_b) * np.log1p(-z) + log_hyp2f1_one(rsx + 1.0 - small_b, rsx + 1.0, z)
             return euler - rsx * np.log(big + t)
 
         l_tx, l_t = log_f(tx), log_f(t_age)
