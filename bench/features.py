@@ -6,8 +6,9 @@ then, each in its own process so peak memory is its own:
 
 - ``load``: the canonical tables into a DuckDB file (what ingest would have written);
 - ``duckdb``: the whole features stage (``run_features``: features, person_category_pref, funnel,
-  catalogue) on that file, in a fresh process — seconds and peak RSS — then the RFM, CLV and
-  preference dimensions alone by the same code path (the like-for-like figure);
+  catalogue) and the tags stage (``run_tags``, the built-in library: person_tags, history, trend)
+  on that file, in a fresh process — seconds and peak RSS — then the RFM, CLV and preference
+  dimensions alone by the same code path (the like-for-like figure);
 - ``pandas``: the same RFM, CLV-input and preference features with vectorised pandas;
 - ``lifetimes``: ``summary_data_from_transaction_data(freq="D")`` alone.
 
@@ -133,11 +134,14 @@ def run_duckdb(folder: Path) -> dict[str, Any]:
     then the RFM + CLV + preference dimensions alone, the like-for-like part of the pandas peer."""
     from huaxiang.engine import create_engine
     from huaxiang.features.stage import feature_tables, run_features
+    from huaxiang.tags.stage import run_tags
 
     eng = create_engine("duckdb", workspace_dir=folder)
-    ctx = SimpleNamespace(engine=eng, config=SimpleNamespace(features={}))
+    ctx = SimpleNamespace(engine=eng, config=SimpleNamespace(features={}, tags={}))
     started = time.perf_counter()
     result = run_features(ctx)  # type: ignore[arg-type]
+    features_seconds = time.perf_counter() - started
+    tagged = run_tags(ctx)  # type: ignore[arg-type]  # the built-in tag library
     seconds = time.perf_counter() - started
     f = eng.table("features")
     eng.execute(f.select("person_id", "top_category", *COMPARED)).to_parquet(folder / "duckdb_out.parquet")
@@ -147,7 +151,8 @@ def run_duckdb(folder: Path) -> dict[str, Any]:
     core = feature_tables(eng, scratch=True, dimensions=("rfm", "preferences"))
     eng.materialize("_core", core["features"], temp=True)
     core_seconds = time.perf_counter() - started
-    return {"seconds": seconds, "core_seconds": core_seconds, "peak_gib": peak_gib(), "tables": result.tables,
+    return {"seconds": seconds, "features_seconds": features_seconds, "tags_seconds": seconds - features_seconds,
+            "core_seconds": core_seconds, "peak_gib": peak_gib(), "tables": {**result.tables, **tagged.tables},
             "timings": {k: round(v, 2) for k, v in eng.timings.items()}}
 
 
@@ -264,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         load = child("load", folder)
         print(f"loaded the canonical tables in {load['seconds']:.1f} s (peak {load['peak_gib']:.2f} GiB)")
         duck = child("duckdb", folder)
-        print(f"duckdb   features stage {duck['seconds']:7.1f} s   peak {duck['peak_gib']:.2f} GiB   {duck['tables']}")
+        print(f"duckdb   features + tags stages {duck['seconds']:7.1f} s (features {duck['features_seconds']:.1f}, "
+              f"tags {duck['tags_seconds']:.1f})   peak {duck['peak_gib']:.2f} GiB   {duck['tables']}")
         print(f"         per table: {duck['timings']}")
         print(f"duckdb   RFM + CLV + preferences only {duck['core_seconds']:7.1f} s")
         pand = child("pandas", folder)

@@ -103,3 +103,24 @@ def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
     assert ha.share_refunded_orders == pytest.approx(1 / 4)
     # b: one purchase, cancelled by a credit note: every order placed was cancelled.
     assert habits.loc["b"].share_refunded_orders == 1.0
+
+
+def test_credit_notes_count_on_later_purchase_days_only(ibis_con: Any) -> None:
+    # c buys on the 1st (100), 5th (60) and 9th (40); credit notes on the 1st (-5, the first
+    # purchase day: not a repeat), the 5th (-10: that day is worth 50) and the 7th (-7: no
+    # purchase that day, so no transaction of its own).
+    orders = pd.DataFrame({
+        "person_id": ["c"] * 6,
+        "order_ts": pd.to_datetime(["2024-03-01 10:00", "2024-03-05 10:00", "2024-03-09 10:00",
+                                    "2024-03-01 18:00", "2024-03-05 18:00", "2024-03-07 12:00"]),
+        "amount": [100.0, 60.0, 40.0, -5.0, -10.0, -7.0],
+        "status": ["paid", "paid", "paid", "refunded", "refunded", "cancelled"],
+    })
+    sale = orders["status"].isin(["paid", "pending"])
+    orders["is_purchase"] = sale
+    orders["net_amount"] = orders["amount"].where(sale | (orders["amount"] < 0), 0.0)
+    c = ibis_con.execute(compute_rfm(ibis.memtable(orders), as_of=datetime(2024, 3, 21))).iloc[0]
+    assert (c["frequency"], c["recency"], c["T"]) == (2, 8.0, 19.0)
+    assert c["monetary_value"] == pytest.approx((50.0 + 40.0) / 2)
+    assert c["spend_total"] == pytest.approx(200.0 - 22.0)
+    assert (c["repurchase_interval_days"], c["repurchase_interval_cv"]) == (4.0, 0.0)
