@@ -65,8 +65,10 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     # costs as much as the window): a purchase on a new day has a gap > 0 to the previous one.
     purchases = o.filter(buy)
     w = ibis.window(group_by=purchases.person_id, order_by=purchases.order_ts)
-    p = purchases.mutate(_gap=purchases.day.delta(purchases.day.lag().over(w), unit="day"), _first=purchases.day.min().over(
-        ibis.window(group_by=purchases.person_id)))
+    p = purchases.mutate(
+        _gap=purchases.day.delta(purchases.day.lag().over(w), unit="day"),
+        _first=purchases.day.min().over(ibis.window(group_by=purchases.person_id)),
+    )
     gap = ibis.ifelse(p._gap > 0, p._gap.cast("float64"), ibis.null("float64"))
     clv = p.group_by("person_id").aggregate(
         n_days=gap.count() + 1,

@@ -110,7 +110,8 @@ def log_hyp2f1_one(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     formula (DLMF 15.8.4) with ``d = c - b``: ``2F1(1, b; c; z) = (c-1)/(d-1) 2F1(1, b; 2-d; w)
     + Gamma(c) Gamma(1-d) / Gamma(b) w^(d-1) z^(1-c)``, whose series in ``w`` converges in a few
     terms; elsewhere (z <= 0.9, ``d`` within 0.01 of an integer, a slow series, a non-positive
-    sum) it calls scipy. Agrees with scipy to ~1e-13 relative (tested).
+    sum) it calls scipy. Within 3e-13 of mpmath at 30 digits on 300 random Pareto-like cases,
+    where scipy itself was up to 2e-11 off (tested against mpmath reference values).
 
     >>> import numpy as np
     >>> v = log_hyp2f1_one(np.array([1.6, 3.2]), np.array([2.3, 5.9]), np.array([0.2, 0.9996]))
