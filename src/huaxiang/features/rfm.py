@@ -47,22 +47,12 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     d365 = cutoff - ibis.interval(days=365)
     d90 = cutoff - ibis.interval(days=90)
     d180 = cutoff - ibis.interval(days=180)
-    # One grouped pass over the orders: counts over purchases (FILTER), spend over all orders.
-    per = o.group_by("person_id").aggregate(
-        orders_total=o.count(where=buy),
-        orders_365d=(o.order_ts >= d365).sum(where=buy),
-        orders_90d=(o.order_ts >= d90).sum(where=buy),
-        orders_prev_90d=((o.order_ts >= d180) & (o.order_ts < d90)).sum(where=buy),
-        first_order_ts=o.order_ts.min(where=buy),
-        last_order_ts=o.order_ts.max(where=buy),
-        spend_total=o.net_amount.sum(),
-        spend_365d=ibis.ifelse(o.order_ts >= d365, o.net_amount, 0.0).sum(),
-    )
-    per = per.filter(per.orders_total > 0)
-    # CLV summary: one transaction per purchase day, valued at the day's net spend; the gaps
-    # between consecutive purchase days give the repurchase interval. One window over the
-    # purchases in time order serves both (no group-by per person and day: at 10M orders that
-    # costs as much as the window): a purchase on a new day has a gap > 0 to the previous one.
+    # One grouped pass over the purchases in time order: the counts, the CLV summary (one
+    # transaction per purchase day, valued at the day's net spend) and the gaps between
+    # consecutive purchase days (repurchase interval). A purchase on a new day has a gap > 0 to
+    # the previous one — no group-by per person and day (at 10M orders it cost as much as the
+    # window), and no second pass over all orders for the spend (credit notes are few: their
+    # rows are grouped on their own below).
     purchases = o.filter(buy)
     w = ibis.window(group_by=purchases.person_id, order_by=purchases.order_ts)
     p = purchases.mutate(
@@ -70,7 +60,16 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         _first=purchases.day.min().over(ibis.window(group_by=purchases.person_id)),
     )
     gap = ibis.ifelse(p._gap > 0, p._gap.cast("float64"), ibis.null("float64"))
+    ts = p.order_ts
     clv = p.group_by("person_id").aggregate(
+        orders_total=p.count(),
+        orders_365d=(ts >= d365).sum(),
+        orders_90d=(ts >= d90).sum(),
+        orders_prev_90d=((ts >= d180) & (ts < d90)).sum(),
+        first_order_ts=ts.min(),
+        last_order_ts=ts.max(),
+        _spend=p.net_amount.sum(),
+        _spend_365d=ibis.ifelse(ts >= d365, p.net_amount, 0.0).sum(),
         n_days=gap.count() + 1,
         first_day=p.day.min(),
         last_day=p.day.max(),
@@ -79,10 +78,14 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         _gap_mean=gap.mean(),
         _gap_std=gap.std(how="pop"),
     )
-    # A credit note on a later purchase day belongs to that day's value (few rows: joins on them,
-    # the purchases only probed).
-    notes = o.filter(~buy.fill_null(False) & (o.net_amount != 0))
-    notes = notes.group_by(["person_id", "day"]).aggregate(_credit=notes.net_amount.sum())
+    # Credit notes (net spend outside purchases) count in the spend; one on a later purchase day
+    # also in that day's value (few rows: joins on them, the purchases only probed).
+    credit = o.filter(~buy.fill_null(False) & (o.net_amount != 0))
+    credit_spend = credit.group_by("person_id").aggregate(
+        _credit_spend=credit.net_amount.sum(),
+        _credit_365d=ibis.ifelse(credit.order_ts >= d365, credit.net_amount, 0.0).sum(),
+    )
+    notes = credit.group_by(["person_id", "day"]).aggregate(_credit=credit.net_amount.sum())
     noted = purchases.semi_join(notes, "person_id")
     first = noted.group_by("person_id").aggregate(_first_day=noted.day.min())
     on_purchase_days = noted.semi_join(notes, ["person_id", "day"]).select("person_id", "day").distinct()
@@ -90,7 +93,10 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     notes = notes.filter(notes.day > notes._first_day)
     credits = notes.group_by("person_id").aggregate(_credit=notes._credit.sum())
     clv = clv.left_join(credits, "person_id").drop("person_id_right")
-    clv = clv.mutate(repeat_value=clv.repeat_value.fill_null(0.0) + clv._credit.fill_null(0.0))
+    clv = clv.left_join(credit_spend, "person_id").drop("person_id_right")
+    clv = clv.mutate(repeat_value=clv.repeat_value.fill_null(0.0) + clv._credit.fill_null(0.0),
+                     spend_total=clv._spend + clv._credit_spend.fill_null(0.0),
+                     spend_365d=clv._spend_365d + clv._credit_365d.fill_null(0.0))
     assert end_day is not None
     clv = clv.mutate(
         frequency=(clv.n_days - 1).cast("int64"),
@@ -98,9 +104,10 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
         T=end_day.delta(clv.first_day, unit="day").cast("float64"),
         monetary_value=ibis.ifelse(clv.n_days > 1, clv.repeat_value / (clv.n_days - 1), 0.0),
         repurchase_interval_cv=ibis.ifelse(clv._gap_mean > 0, clv._gap_std / clv._gap_mean, ibis.null("float64")),
-    ).select("person_id", "frequency", "recency", "T", "monetary_value", "repurchase_interval_days",
-             "repurchase_interval_cv")
-    out = per.inner_join(clv, "person_id")
+    )
+    out = clv.select("person_id", "orders_total", "orders_365d", "orders_90d", "orders_prev_90d", "first_order_ts",
+                     "last_order_ts", "spend_total", "spend_365d", "frequency", "recency", "T", "monetary_value",
+                     "repurchase_interval_days", "repurchase_interval_cv")
     months = (out["T"] + 1) / 30.44
     return out.mutate(
         recency_days=(cutoff.epoch_seconds() - out.last_order_ts.epoch_seconds()) / 86400.0,
