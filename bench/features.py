@@ -289,8 +289,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio pandas / duckdb whole stage: {pand['seconds'] / duck['seconds']:.2f}x"
               + (f"; (pandas + lifetimes) / duckdb: {(pand['seconds'] + life['seconds']) / duck['seconds']:.2f}x"
                  if life else ""))
-        ok = duck["seconds"] < 30 and pand["seconds"] / duck["seconds"] >= 5 and duck["peak_gib"] < 6
-        print(f"goal (< 30 s, >= 5x pandas, < 6 GiB): {'met' if ok else 'NOT met'}")
+        # The ratio of the goal is like for like: the pandas peer computes the RFM, CLV-input and
+        # preference columns, not the stage's other ~60 columns, the tables and the tags.
+        checks = {"features + tags < 30 s": duck["seconds"] < 30,
+                  ">= 5x pandas (like for like)": pand["seconds"] / duck["core_seconds"] >= 5,
+                  "peak < 6 GiB": duck["peak_gib"] < 6}
+        print("goal: " + ", ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in checks.items()))
     return 0
 
 
