@@ -189,6 +189,33 @@ def argmax_parts(key: ir.IntegerValue, n: int) -> tuple[ir.IntegerValue, ir.Inte
     return (n - 1) - key % n, key // n
 
 
+#: Order columns of canonical values (:data:`huaxiang.schema.ENUMS`, enforced by ingest) that
+#: :func:`coded_enums` turns into small integers.
+ENUM_COLUMNS = ("channel", "payment_method", "status")
+
+
+def coded_enums(orders: ir.Table) -> ir.Table:
+    """``orders`` with channel, payment method and status as codes: the value's position in
+    ``sorted(ENUMS[column])`` (−1 for another value, NULL for NULL). :func:`compute_habits` reads
+    either form; the features stage's scratch orders hold codes (10M orders: the table is written
+    0.2–0.4 s faster and the habits pass compares integers).
+
+    >>> import ibis
+    >>> t = coded_enums(ibis.memtable({"channel": ["web", None, "fax"]}))
+    >>> t.execute()["channel"].tolist()
+    [6.0, nan, -1.0]
+    """
+    return orders.mutate(**{c: ibis.literal(sorted(ENUMS[c])).index(orders[c]).cast("int8")
+                            for c in ENUM_COLUMNS if c in orders.columns})
+
+
+def enum_keys(column: ir.Value, name: str) -> tuple[list[Any], list[str]]:
+    """The canonical values of ``ENUMS[name]`` in order, and what ``column`` holds for each: the
+    values themselves, or their codes when :func:`coded_enums` coded it."""
+    names = sorted(ENUMS[name])
+    return (list(range(len(names))) if column.type().is_integer() else list(names)), names
+
+
 def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) -> ir.Table:
     """One row per buying person with the habit columns, from :func:`person_orders` rows.
 
@@ -228,27 +255,30 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     )
     p = o.filter(o.is_purchase)
     # The histograms: what each value counts, and its name in the output.
-    counted: dict[str, tuple[ir.Value, list[Any]]] = {
-        "_c": (p.channel, sorted(ENUMS["channel"])),
-        "_pm": (p.payment_method, sorted(ENUMS["payment_method"])),
-        "_h": (p._hour, list(range(24))),
-        "_w": (p._weekday, list(range(7))),
-        "_m": (p._month, list(range(1, 13))),
+    # The histograms: prefix -> (column, what it holds for each counted value, their names).
+    counted: dict[str, tuple[ir.Value, list[Any], list[Any]]] = {
+        "_c": (p.channel, *enum_keys(p.channel, "channel")),
+        "_pm": (p.payment_method, *enum_keys(p.payment_method, "payment_method")),
+        "_h": (p._hour, list(range(24)), list(range(24))),
+        "_w": (p._weekday, list(range(7)), list(range(7))),
+        "_m": (p._month, list(range(1, 13)), list(range(1, 13))),
     }
     # One grouped pass over the purchases for the shares, the counts and the histograms ...
     per = p.group_by("person_id").aggregate(
         _purchases=p.count(),
         **{f"_n{flag}": p.count(where=p[flag]) for flag in ("_night", "_weekend", "_payday", "_disc", "_festival")},
         avg_discount_depth=p._depth.mean(),
-        **{name: agg for prefix, (column, values) in counted.items()
-           for name, agg in histogram(column, values, prefix).items()},
+        **{name: agg for prefix, (column, keys, _) in counted.items()
+           for name, agg in histogram(column, keys, prefix).items()},
     )
     # Shares as counts over purchases: all counts, the smallest aggregate state.
     per = per.mutate(**{f"share_{name}_orders": per[f"_n_{flag}"] / per._purchases for name, flag in (
         ("night", "night"), ("weekend", "weekend"), ("payday", "payday"), ("discounted", "disc"),
         ("festival", "festival"))})
     # ... and one over the few cancelled or refunded orders: voided (amount >= 0) or credit notes.
-    c = orders.filter(orders.status.isin(["cancelled", "refunded"]))
+    status_keys, status_names = enum_keys(orders.status, "status")
+    c = orders.filter(orders.status.isin([k for k, n in zip(status_keys, status_names, strict=True)
+                                          if n in ("cancelled", "refunded")]))
     cancels = c.group_by("person_id").aggregate(
         _cancels=c.amount.count(), _voided=((c.amount >= 0) & ~c.is_purchase.fill_null(False)).sum()
     )
@@ -256,7 +286,7 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     # The counts as columns, then each histogram's argmax key as a column: the outputs below
     # read them as fields (written inline, every CASE branch would decode them again: 5x slower).
     per = per.mutate(**{f"{prefix}{i}_n": histogram_count(per, prefix, i)
-                        for prefix, (_, values) in counted.items() for i in range(len(values))})
+                        for prefix, (_, keys, _) in counted.items() for i in range(len(keys))})
 
     def counts(prefix: str) -> list[ir.IntegerValue]:
         return [per[f"{prefix}{i}_n"] for i in range(len(counted[prefix][1]))]
@@ -268,7 +298,7 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
 
     def top(prefix: str) -> tuple[ir.Value, ir.Value]:
         """The most frequent value (NULL when none is known) and its share of the known ones."""
-        values = counted[prefix][1]
+        values = counted[prefix][2]
         position, best = argmax_parts(per[f"{prefix}_key"], len(values))
         known = sum(counts(prefix), ibis.literal(0, "int64"))
         value = ibis.literal(values)[position.cast("int32")]  # Spark indexes arrays with an int
@@ -277,12 +307,12 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
 
     def peak(prefix: str, like: ir.Value) -> ir.Value:
         """The most frequent of the consecutive integers counted under ``prefix``."""
-        values = counted[prefix][1]
+        values = counted[prefix][2]
         position, best = argmax_parts(per[f"{prefix}_key"], len(values))
         first = int(values[0])
         return ibis.ifelse(exact & (best > 0), position + first, ibis.null()).cast(like.type())
 
-    channel = dict(zip(counted["_c"][1], counts("_c"), strict=True))
+    channel = dict(zip(counted["_c"][2], counts("_c"), strict=True))
     top_channel, top_channel_share = top("_c")
     top_payment, top_payment_share = top("_pm")
     return per.select(

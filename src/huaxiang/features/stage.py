@@ -28,7 +28,7 @@ from huaxiang.engine.base import Engine
 from huaxiang.features.attributes import compute_attributes, lifecycle_stage
 from huaxiang.features.behaviour import compute_path, compute_service, events_with_persons, population_funnel
 from huaxiang.features.catalog import feature_catalog
-from huaxiang.features.habits import compute_habits
+from huaxiang.features.habits import coded_enums, compute_habits
 from huaxiang.features.persons import person_keys, person_orders
 from huaxiang.features.preferences import (
     ProductCodes,
@@ -123,8 +123,10 @@ def feature_tables(
     order_keys = keys.select("source", "source_customer_id", person_id=keys._pk) if scratch else keys
     all_orders = person_orders(engine, as_of=ibis.timestamp(as_of), guests=True, keys=order_keys)
     if scratch:
-        # Only the columns the features read: less to write, keep in memory and scan.
-        all_orders = engine.materialize("_hx_feature_orders", all_orders.select(*_ORDER_COLUMNS), temp=True)
+        # Only the columns the features read, canonical values as codes: less to write, keep in
+        # memory and scan.
+        all_orders = engine.materialize("_hx_feature_orders", coded_enums(all_orders.select(*_ORDER_COLUMNS)),
+                                        temp=True)
     codes = product_codes(engine.table("products"))
     if scratch:
         codes = _materialized_codes(engine, codes)
