@@ -66,7 +66,8 @@ def test_online_retail_cancellations_net_out(tmp_path: Path, shared_data: Path, 
     assert (joined["want"] - joined["got"]).abs().max() < 1e-6
 
 
-def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
+def _hand_orders() -> pd.DataFrame:
+    """Two persons' orders, as person_orders gives them (a: four, b: a sale and its credit note)."""
     orders = pd.DataFrame(
         {
             "person_id": ["a", "a", "a", "a", "b", "b"],
@@ -83,6 +84,11 @@ def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
     sale = orders["status"].isin(["paid", "pending"])
     orders["is_purchase"] = sale
     orders["net_amount"] = orders["amount"].where(sale | (orders["amount"] < 0), 0.0)
+    return orders
+
+
+def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
+    orders = _hand_orders()
     t = ibis.memtable(orders)
     rfm = ibis_con.execute(compute_rfm(t, as_of=datetime(2024, 3, 21))).set_index("person_id")
     a, b = rfm.loc["a"], rfm.loc["b"]
@@ -103,6 +109,24 @@ def test_rfm_and_habits_by_hand(ibis_con: Any) -> None:
     assert ha.share_refunded_orders == pytest.approx(1 / 4)
     # b: one purchase, cancelled by a credit note: every order placed was cancelled.
     assert habits.loc["b"].share_refunded_orders == 1.0
+
+
+def test_habits_read_coded_orders_and_are_null_past_the_counters(ibis_con: Any, monkeypatch: Any) -> None:
+    from huaxiang.features import habits as habits_module
+
+    t = ibis.memtable(_hand_orders())
+    plain = ibis_con.execute(compute_habits(t)).set_index("person_id").sort_index()
+    coded = ibis_con.execute(compute_habits(habits_module.coded_enums(t))).set_index("person_id").sort_index()
+    pd.testing.assert_frame_equal(plain, coded)
+    # A person with as many purchases as a histogram counter holds gets NULL, never a wrong
+    # value: with counters of one bit, a (3 purchases) is past them, b (1 purchase) is not.
+    monkeypatch.setattr(habits_module, "LANE_LIMIT", 2)
+    small = ibis_con.execute(compute_habits(t)).set_index("person_id")
+    columns = ["peak_hour", "peak_weekday", "peak_month", "top_channel", "top_payment_method", "share_app",
+               "channel_count"]
+    assert small.loc["a", columns].isna().all()
+    assert small.loc["b", columns].tolist() == plain.loc["b", columns].tolist()
+    assert small.loc["a", "share_night_orders"] == plain.loc["a", "share_night_orders"]
 
 
 def test_credit_notes_count_on_later_purchase_days_only(ibis_con: Any) -> None:

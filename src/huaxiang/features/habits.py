@@ -145,7 +145,7 @@ def histogram(column: ir.Value, values: Sequence[object], prefix: str) -> dict[s
     A person's 24 hours cost 12 sums in the one grouped pass over the purchases — measured at 10M
     orders against a group-by over (person, hour) plus one over its result for each of the hour,
     weekday and month peaks and a filtered count per channel and payment method: 2.6–3.1 s vs
-    3.7–3.8 s.
+    3.4–3.9 s.
 
     >>> import ibis
     >>> t = ibis.memtable({"p": [1, 1, 1, 2], "hour": [3, 5, 5, 9]})
@@ -284,7 +284,8 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     )
     per = per.left_join(cancels, "person_id").drop("person_id_right")
     # The counts as columns, then each histogram's argmax key as a column: the outputs below
-    # read them as fields (written inline, every CASE branch would decode them again: 5x slower).
+    # read them as fields (written inline, every CASE branch decodes them again: measured at 10M
+    # orders, the final projection took 13 CPU-s instead of 2).
     per = per.mutate(**{f"{prefix}{i}_n": histogram_count(per, prefix, i)
                         for prefix, (_, keys, _) in counted.items() for i in range(len(keys))})
 
