@@ -254,7 +254,6 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
         _depth=ibis.ifelse(discounted & (gross > 0), discount / gross, ibis.null("float64")),
     )
     p = o.filter(o.is_purchase)
-    # The histograms: what each value counts, and its name in the output.
     # The histograms: prefix -> (column, what it holds for each counted value, their names).
     counted: dict[str, tuple[ir.Value, list[Any], list[Any]]] = {
         "_c": (p.channel, *enum_keys(p.channel, "channel")),
