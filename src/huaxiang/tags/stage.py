@@ -140,14 +140,23 @@ def features_as_of(engine: Engine, features: ir.Table) -> datetime:
 
 def _store(engine: Engine, assigned: ir.Table, catalog: pd.DataFrame, as_of: datetime,
            person_ids: list[str] | None = None) -> tuple[ir.Table, ir.Table]:
-    """Write the history and ``person_tags`` from freshly assigned tags (of ``person_ids`` only, if given)."""
-    history = update_history(engine, assigned, as_of=as_of, person_ids=person_ids)
-    opened = history.filter(history.valid_to.isnull()).select("person_id", "tag_id", since="valid_from")
+    """Write ``person_tags`` and the history from freshly assigned tags (of ``person_ids`` only, if given).
+
+    A tag's ``since`` is the ``valid_from`` of its open history row, which the update keeps, or
+    ``as_of`` for a tag the person did not have: read from the history as it was, so
+    ``person_tags`` is written first (on a first build no history is read back at all).
+    """
+    stamp = ibis.literal(as_of, "timestamp")
     names = ibis.memtable(catalog[["tag_id", "name_zh", "name_en"]])
     current = assigned.left_join(names, "tag_id").drop("tag_id_right")
-    current = current.left_join(opened, _KEYS)
-    current = current.select("person_id", "tag_id", "name_zh", "name_en", "reason", "since",
-                             as_of=ibis.literal(as_of, "timestamp"))
+    since: ir.Value = stamp
+    if engine.has_table(HISTORY):
+        old_history = engine.table(HISTORY)
+        held = old_history.filter(old_history.valid_to.isnull())
+        held = held.select(person_id=held.person_id, tag_id=held.tag_id, _since=held.valid_from)
+        current = current.left_join(held, _KEYS)
+        since = ibis.coalesce(current._since, stamp)
+    current = current.select("person_id", "tag_id", "name_zh", "name_en", "reason", since=since, as_of=stamp)
     if person_ids is not None and engine.has_table(CURRENT):
         old = engine.table(CURRENT)
         others = old.filter(~old.person_id.isin(person_ids))
@@ -158,6 +167,7 @@ def _store(engine: Engine, assigned: ir.Table, catalog: pd.DataFrame, as_of: dat
     person_tags = engine.materialize(CURRENT, current)
     if person_ids is not None:
         engine.drop("_hx_person_tags_next")
+    history = update_history(engine, assigned, as_of=as_of, person_ids=person_ids)
     return history, person_tags
 
 
