@@ -153,7 +153,7 @@ def _store(engine: Engine, assigned: ir.Table, catalog: pd.DataFrame, as_of: dat
     if engine.has_table(HISTORY):
         old_history = engine.table(HISTORY)
         held = old_history.filter(old_history.valid_to.isnull())
-        held = held.select(person_id=held.person_id, tag_id=held.tag_id, _since=held.valid_from)
+        held = held.select("person_id", "tag_id", _since=held.valid_from)
         current = current.left_join(held, _KEYS)
         since = ibis.coalesce(current._since, stamp)
     current = current.select("person_id", "tag_id", "name_zh", "name_en", "reason", since=since, as_of=stamp)
