@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from huaxiang.datasets import _arrays as ar
 from huaxiang.datasets._vocab import (
     ADJECTIVES,
     BAD_TIMESTAMPS,
@@ -156,174 +157,6 @@ class ShopSummary:
         return "\n".join(lines)
 
 
-def _strings(values: Sequence[str]) -> pa.Array:
-    return pa.array(list(values), pa.string())
-
-
-_ONES = (48 + np.arange(100) % 10).astype(np.uint8)  # ASCII digits of 00..99
-_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
-
-
-def _fixed(n: int, parts: Sequence[bytes | tuple[Arr, int]]) -> pa.Array:
-    """Fixed-width ASCII strings built from literals and zero-padded integers, without Python loops.
-
-    Digits are written two at a time, column by column (one contiguous byte row per character
-    position, uint32 arithmetic where the numbers fit), and transposed once at the end.
-    """
-    width = sum(len(p) if isinstance(p, bytes) else p[1] for p in parts)
-    chars = np.empty((width, n), np.uint8)
-    col = 0
-    for part in parts:
-        if isinstance(part, bytes):
-            chars[col : col + len(part)] = np.frombuffer(part, np.uint8)[:, None]
-            col += len(part)
-            continue
-        values, w = part
-        v = np.asarray(values)
-        small = n == 0 or (int(v.min()) >= 0 and int(v.max()) < 2**32)
-        v = v.astype(np.uint32) if small else v.astype(np.int64)
-        k = w - 1
-        while k >= 1:  # two digits per division
-            q = v // 100
-            r = v - q * 100
-            np.take(_ONES, r, out=chars[col + k])
-            np.take(_TENS, r, out=chars[col + k - 1])
-            v, k = q, k - 2
-        if k == 0:
-            np.add(v % 10, 48, out=chars[col], casting="unsafe")
-        col += w
-    return _from_rows(np.ascontiguousarray(chars.T), n, width)
-
-
-def _from_rows(buf: Arr, n: int, width: int) -> pa.Array:
-    """A string array over the bytes of ``buf``: ``n`` rows of ``width`` ASCII characters."""
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf)).cast(pa.string())
-
-
-def _ids(prefix: str, numbers: Arr, width: int) -> pa.Array:
-    return _fixed(len(numbers), [prefix.encode(), (numbers, width)])
-
-
-def _ymd(days: Arr) -> tuple[Arr, Arr, Arr]:
-    d64 = days.astype("datetime64[D]")
-    m64 = d64.astype("datetime64[M]")
-    year = m64.astype(np.int64) // 12 + 1970
-    month = m64.astype(np.int64) % 12 + 1
-    day = (d64 - m64.astype("datetime64[D]")).astype(np.int64) + 1
-    return year, month, day
-
-
-def _lookup(parts: Sequence[bytes | tuple[Arr, Arr]]) -> Arr:
-    """Gather fixed-width byte strings: literals, or ``(table, index)`` rows of a small table.
-
-    Each table is a 2-D uint8 array (one formatted value per row); the result is the
-    row-major byte buffer of the concatenated fields.
-    """
-    fields = []
-    for i, part in enumerate(parts):
-        width = len(part) if isinstance(part, bytes) else part[0].shape[1]
-        fields.append((f"f{i}", f"S{width}"))
-    n = next(len(p[1]) for p in parts if not isinstance(p, bytes))
-    out = np.empty(n, np.dtype(fields))
-    for i, part in enumerate(parts):
-        if isinstance(part, bytes):
-            out[f"f{i}"] = part
-        else:
-            table, idx = part
-            out[f"f{i}"] = table.view(f"S{table.shape[1]}").ravel()[idx]
-    return out.view(np.uint8)
-
-
-def _date_table(lo: int, hi: int, sep: bytes) -> Arr:
-    """``YYYY{sep}MM{sep}DD`` for days ``lo .. hi - 1`` (days since 1970-01-01), one row per day."""
-    days = np.arange(lo, hi)
-    y, m, d = _ymd(days)
-    table = np.empty((len(days), 8 + 2 * len(sep)), np.uint8)
-    table[:] = np.frombuffer(_fixed(len(days), [(y, 4), sep, (m, 2), sep, (d, 2)]).buffers()[2], np.uint8)[
-        : table.size
-    ].reshape(table.shape)
-    return table
-
-
-_CLOCK: list[Arr] = []
-
-
-def _clock_table() -> Arr:
-    """``HH:MM:SS`` for every second of the day, one row per second (built once)."""
-    if not _CLOCK:
-        sod = np.arange(86400)
-        clock = _fixed(86400, [(sod // 3600, 2), b":", (sod // 60 % 60, 2), b":", (sod % 60, 2)])
-        _CLOCK.append(np.frombuffer(clock.buffers()[2], np.uint8)[: 86400 * 8].reshape(86400, 8))
-    return _CLOCK[0]
-
-
-def _format_ts(sec: Arr, sep: bytes = b" ", date_sep: bytes = b"-", suffix: bytes = b"") -> pa.Array:
-    """Epoch seconds (local time) as ``YYYY-MM-DD HH:MM:SS`` strings (a gather from day and clock tables)."""
-    n = len(sec)
-    width = 18 + len(sep) + len(suffix)
-    if n == 0:
-        return _from_rows(np.zeros(0, np.uint8), 0, width)
-    days, sod = np.divmod(sec, 86400)
-    lo = int(days.min())
-    parts: list[bytes | tuple[Arr, Arr]] = [
-        (_date_table(lo, int(days.max()) + 1, date_sep), days - lo),
-        sep,
-        (_clock_table(), sod),
-    ]
-    if suffix:
-        parts.append(suffix)
-    return _from_rows(_lookup(parts), n, width)
-
-
-def _format_date(days: Arr, sep: bytes) -> pa.Array:
-    n = len(days)
-    if n == 0:
-        return _from_rows(np.zeros(0, np.uint8), 0, 8 + 2 * len(sep))
-    lo = int(days.min())
-    table = _date_table(lo, int(days.max()) + 1, sep)
-    return _from_rows(_lookup([(table, days - lo)]), n, table.shape[1])
-
-
-def _masked(arr: pa.Array, null: Arr) -> pa.Array:
-    """``arr`` with nulls where ``null`` is true."""
-    return pc.if_else(pa.array(null), pa.scalar(None, arr.type), arr)
-
-
-def _take(values: pa.Array, idx: Arr) -> pa.Array:
-    """``values[idx]`` with null wherever ``idx < 0``."""
-    idx = np.asarray(idx, np.int64)
-    return values.take(pa.array(np.where(idx < 0, 0, idx), mask=idx < 0))
-
-
-def _dict(values: pa.Array, idx: Arr) -> pa.DictionaryArray:
-    """``values[idx]`` as a dictionary array (null where ``idx < 0``): no copy of the strings."""
-    idx = np.asarray(idx)
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.where(idx < 0, 0, idx).astype(np.int32, copy=False), mask=idx < 0), values
-    )
-
-
-def _expand(counts: Arr) -> tuple[Arr, Arr, Arr]:
-    """Owner index, position within owner and owner start for ``counts`` children per owner."""
-    counts = np.asarray(counts, np.int64)
-    starts = np.cumsum(counts) - counts
-    owner = np.repeat(np.arange(len(counts)), counts)
-    pos = np.arange(int(counts.sum())) - starts[owner]
-    return owner, pos, starts
-
-
-def _random_tokens(rng: np.random.Generator, n: int, width: int, alphabet: bytes) -> pa.Array:
-    table = np.frombuffer(alphabet, np.uint8)
-    buf = table[rng.integers(0, len(table), (n, width))].astype(np.uint8)
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf)).cast(pa.string())
-
-
-def _join(*parts: pa.Array | str) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
-
-
 # --------------------------------------------------------------------------- dirty rows
 
 DIRTY_SHARE = 0.002
@@ -393,17 +226,17 @@ def _dirty_pos(
     ts_col = pc.replace_with_mask(
         pos["ts"].combine_chunks(),
         mask(bad_ts),
-        _strings(BAD_TIMESTAMPS).take(pa.array(rng.integers(0, len(BAD_TIMESTAMPS), per))),
+        ar.strings(BAD_TIMESTAMPS).take(pa.array(rng.integers(0, len(BAD_TIMESTAMPS), per))),
     )
     total_txt = pc.cast(pa.array(total), pa.string())
     both = np.concatenate([text_total, negative])
     o = np.argsort(both)
     replacement = pa.concat_arrays(
-        [_strings([BAD_TOTAL] * per), pc.cast(pa.array(-total[negative]), pa.string())]
+        [ar.strings([BAD_TOTAL] * per), pc.cast(pa.array(-total[negative]), pa.string())]
     ).take(pa.array(o))
     total_col = pc.replace_with_mask(total_txt, mask(both[o]), replacement)
     pay_col = pc.replace_with_mask(
-        pos["payment"].combine_chunks(), mask(bad_pay), _strings([UNKNOWN_STORE_PAY] * per)
+        pos["payment"].combine_chunks(), mask(bad_pay), ar.strings([UNKNOWN_STORE_PAY] * per)
     )
     pos = (
         pos.set_column(pos.schema.get_field_index("ts"), "ts", ts_col)
@@ -416,7 +249,7 @@ def _dirty_pos(
         extra.schema.get_field_index("ts"),
         "ts",
         pa.concat_arrays(
-            [extra["ts"].combine_chunks().slice(0, per), _format_ts(ts[rerung] + rng.integers(60, 1800, per))]
+            [extra["ts"].combine_chunks().slice(0, per), ar.format_ts(ts[rerung] + rng.integers(60, 1800, per))]
         ),
     ).set_column(
         extra.schema.get_field_index("total"),
@@ -465,7 +298,7 @@ def _make_calendar(start: date, end: date) -> _Calendar:
     dates = d0 + np.arange(n_days)
     day0 = int((d0 - np.datetime64("1970-01-01", "D")).astype(np.int64))
     weekday = (dates.astype(np.int64) + 3) % 7
-    _, month, dom = _ymd(dates.astype(np.int64))
+    _, month, dom = ar.ymd(dates.astype(np.int64))
     w = np.ones(n_days)
     w[weekday >= 5] *= 1.25
     w[(month == 11) & (dom <= 10)] *= 1.5
@@ -523,7 +356,7 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
     price = np.maximum(price, 1.9)
     order = np.lexsort((price, leaf))
     leaf, price = leaf[order], price[order]
-    _, pos, _starts = _expand(per_leaf)
+    _, pos, _starts = ar.expand(per_leaf)
     quart = pos * 4 // per_leaf[leaf]
     bucket = leaf * 4 + quart
     bucket_count = np.bincount(bucket, minlength=4 * n_leaves)
@@ -534,7 +367,7 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
     top_w = np.array([t[2] for t in TOPS])
     # sku numbers are shuffled so they do not reveal the price rank
     number = 100_001 + rng.permutation(len(leaf))
-    sku = _ids("SKU", number, 6)
+    sku = ar.ids("SKU", number, 6)
     brand_pick = rng.integers(0, 1000, len(leaf))
     adj_pick = rng.integers(0, len(ADJECTIVES), len(leaf))
     spec_pick = rng.integers(0, 1000, len(leaf))
@@ -551,9 +384,9 @@ def _make_catalog(rng: np.random.Generator, n_customers: int) -> _Catalog:
     table = pa.table(
         {
             "sku": sku,
-            "name": _strings(names),
-            "category": _strings(cats),
-            "brand": _strings(brands),
+            "name": ar.strings(names),
+            "category": ar.strings(cats),
+            "brand": ar.strings(brands),
             "list_price": pa.array(price, pa.float64()),
         }
     ).take(pa.array(np.argsort(number)))
@@ -711,7 +544,7 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     nf, nm = len(FEMALE_CHARS), len(MALE_CHARS)
     first_py = np.where(gender == 1, chars_py[1][np.minimum(first, nf)], chars_py[0][np.minimum(first, nm)])
     last_py = np.where(gender == 1, chars_py[1][np.minimum(last, nf)], chars_py[0][np.minimum(last, nm)])
-    year = _ymd(birth)[0] % 100
+    year = ar.ymd(birth)[0] % 100
     local = np.char.add(np.char.add(sur_py, first_py), last_py)
     local = np.where(rng.random(n) < 0.5, np.char.add(local, np.char.zfill(year.astype(str), 2)), local)
     qq = rng.integers(10**5, 10**10, n).astype(str)
@@ -724,7 +557,7 @@ def _make_persons(rng: np.random.Generator, n: int, cal: _Calendar, n_stores: in
     )
     local = np.where(dup, np.char.add(local, np.char.mod("%d", np.arange(n))), local)
     email_np = np.char.add(np.char.add(local, "@"), np.array(EMAIL_DOMAINS)[domain])
-    email = _masked(pa.array(email_np.tolist(), pa.string()), rng.random(n) < 0.35)
+    email = ar.masked(pa.array(email_np.tolist(), pa.string()), rng.random(n) < 0.35)
 
     return _Persons(
         n=n,
@@ -764,9 +597,9 @@ def _names(p: _Persons) -> dict[str, pa.Array]:
     """True name and its typo variants (homophone, traditional, full-width space), one per person."""
     pools = []
     for chars in (MALE_CHARS, FEMALE_CHARS):
-        pools.append({k: _strings([c[i] for c in chars] + [""]) for i, k in enumerate(("s", "t", "h"))})
-    sur = _strings([x[0] for x in SURNAMES]).take(pa.array(p.surname))
-    sur_t = _strings([x[1] for x in SURNAMES]).take(pa.array(p.surname))
+        pools.append({k: ar.strings([c[i] for c in chars] + [""]) for i, k in enumerate(("s", "t", "h"))})
+    sur = ar.strings([x[0] for x in SURNAMES]).take(pa.array(p.surname))
+    sur_t = ar.strings([x[1] for x in SURNAMES]).take(pa.array(p.surname))
     female = pa.array(p.gender == 1)
 
     def pick(kind: str, idx: Arr) -> pa.Array:
@@ -775,19 +608,19 @@ def _names(p: _Persons) -> dict[str, pa.Array]:
         return pc.if_else(female, f, m)
 
     first = np.where(p.first < 0, np.where(p.gender == 1, len(FEMALE_CHARS), len(MALE_CHARS)), p.first)
-    name = _join(sur, pick("s", first), pick("s", p.last))
+    name = ar.join(sur, pick("s", first), pick("s", p.last))
     return {
         "name": name,
-        "homophone": _join(sur, pick("s", first), pick("h", p.last)),
-        "traditional": _join(sur_t, pick("t", first), pick("t", p.last)),
-        "spaced": _join(sur, "\u3000", pick("s", first), pick("s", p.last)),
+        "homophone": ar.join(sur, pick("s", first), pick("h", p.last)),
+        "traditional": ar.join(sur_t, pick("t", first), pick("t", p.last)),
+        "spaced": ar.join(sur, "\u3000", pick("s", first), pick("s", p.last)),
     }
 
 
 def _phone_variants(rng: np.random.Generator, phone: Arr) -> pa.Array:
     """The same numbers as a CRM or app would hold them: six formats, some full-width."""
     n = len(phone)
-    digits = _fixed(n, [(phone, 11)])
+    digits = ar.fixed_width(n, [(phone, 11)])
     a = pc.utf8_slice_codeunits(digits, 0, 3)
     b = pc.utf8_slice_codeunits(digits, 3, 7)
     c = pc.utf8_slice_codeunits(digits, 7, 11)
@@ -795,11 +628,11 @@ def _phone_variants(rng: np.random.Generator, phone: Arr) -> pa.Array:
     out = pc.choose(
         pa.array(style),
         digits,
-        _join(a, " ", b, " ", c),
-        _join("+86 ", a, "-", b, "-", c),
-        _join("86 ", digits),
-        _join("(+86)", digits),
-        _join("+86", digits),
+        ar.join(a, " ", b, " ", c),
+        ar.join("+86 ", a, "-", b, "-", c),
+        ar.join("86 ", digits),
+        ar.join("(+86)", digits),
+        ar.join("+86", digits),
     )
     wide = rng.random(n) < 0.02
     if wide.any():
@@ -852,7 +685,7 @@ def _make_orders(
     dup_reg: Arr,
     n_stores: int,
 ) -> _Orders:
-    owner, pos, _ = _expand(p.k)
+    owner, pos, _ = ar.expand(p.k)
     m = len(owner)
     day = cal.sample_days(rng, p.s[owner], p.e[owner])
     lo = p.loyal[owner]
@@ -891,7 +724,7 @@ def _make_orders(
     forgot = ~p.loyal[owner] & (rng.random(m) < 0.03)
     card_row = np.where(online | forgot, -1, card_row)
 
-    item_order, item_pos, _ = _expand(lines)
+    item_order, item_pos, _ = ar.expand(lines)
     item_person = owner[item_order]
     item_sku = cat.pick(rng, p.top_pref[item_person], p.high[item_person])
     item_qty = 1 + rng.poisson(0.3, len(item_order))
@@ -1048,8 +881,8 @@ def generate_shop(
     cat = _make_catalog(rngs[0], n)
     p = _make_persons(rngs[1], n, cal, n_stores)
     names = _names(p)
-    pid = _ids("P", np.arange(1, n + 1), 7)
-    phones_e164 = _fixed(n, [b"+86", (p.phone, 11)])
+    pid = ar.ids("P", np.arange(1, n + 1), 7)
+    phones_e164 = ar.fixed_width(n, [b"+86", (p.phone, 11)])
 
     # ---- CRM rows: one per CRM person, plus a second record for ~2 % of persons (re-registered)
     rng = rngs[2]
@@ -1071,9 +904,9 @@ def generate_shop(
     crm_dup = np.full(n, -1, np.int64)
     crm_primary[crm_person[~crm_is_dup]] = np.flatnonzero(~crm_is_dup)
     crm_dup[crm_person[crm_is_dup]] = np.flatnonzero(crm_is_dup)
-    member_id = _ids("M", np.arange(1, nc + 1), 7)
-    reg_year = _ymd(crm_reg // 86400)[0]
-    card = _fixed(nc, [b"C", (reg_year, 4), (np.arange(1, nc + 1), 7)])
+    member_id = ar.ids("M", np.arange(1, nc + 1), 7)
+    reg_year = ar.ymd(crm_reg // 86400)[0]
+    card = ar.fixed_width(nc, [b"C", (reg_year, 4), (np.arange(1, nc + 1), 7)])
 
     # ---- orders and items
     orders = _make_orders(rngs[3], p, cal, cat, crm_primary, crm_dup, dup_reg, n_stores)
@@ -1087,7 +920,7 @@ def generate_shop(
     na = len(app_person)
     app_of = np.full(n, -1, np.int64)
     app_of[app_person] = np.arange(na)
-    user_id = _ids("U", 10_000_000 + np.arange(1, na + 1), 8)
+    user_id = ar.ids("U", 10_000_000 + np.arange(1, na + 1), 8)
     # families: ~3 % of devices are shared by 2–3 app users
     device_of_app = np.arange(na)
     n_shared = round(0.03 * na / 1.03 / 1.0)
@@ -1096,7 +929,7 @@ def generate_shop(
     n_members = np.where(rng.random(n_shared) < 0.7, 1, 2)
     members = rng.choice(others, int(n_members.sum()), replace=False) if n_shared else np.zeros(0, np.int64)
     device_of_app[members] = np.repeat(heads, n_members)
-    device_str = _random_tokens(rng, na, 16, b"0123456789abcdef")
+    device_str = ar.random_tokens(rng, na, 16, b"0123456789abcdef")
 
     # ---- events
     ev = _make_events(rngs[5], p, cal, cat, orders, app_of, device_of_app)
@@ -1123,32 +956,32 @@ def generate_shop(
     gender_code = np.where(u < 0.01, 4, np.where(u < 0.025, g + 2, g)).astype(np.int8)
     gender = pc.choose(
         pa.array(gender_code),
-        _strings(["男"] * nc),
-        _strings(["女"] * nc),
-        _strings(["M"] * nc),
-        _strings(["F"] * nc),
-        _strings([""] * nc),
+        ar.strings(["男"] * nc),
+        ar.strings(["女"] * nc),
+        ar.strings(["M"] * nc),
+        ar.strings(["F"] * nc),
+        ar.strings([""] * nc),
     )
-    gender = _masked(gender, gender_code == 4)
-    birth = _masked(_format_date(p.birth[crm_person], b"/"), rng.random(nc) < 0.10)
+    gender = ar.masked(gender, gender_code == 4)
+    birth = ar.masked(ar.format_date(p.birth[crm_person], b"/"), rng.random(nc) < 0.10)
     phone = _phone_variants(rng, p.phone[crm_person])
     u = rng.random(nc)
     phone = pc.if_else(pa.array(u < 0.005), pa.scalar(PLACEHOLDER_PHONE), phone)
-    phone = _masked(phone, (u >= 0.005) & (u < 0.055) & ~crm_is_dup)
+    phone = ar.masked(phone, (u >= 0.005) & (u < 0.055) & ~crm_is_dup)
     email = _noisy_email(rng, p.email.take(pa_person), nc)
-    email = _masked(email, rng.random(nc) < 0.08)  # on top of persons without e-mail: ~40 % blank
-    province = _strings([c[0] for c in CITIES]).take(pa.array(p.city[crm_person]))
-    city = _strings([c[1] for c in CITIES]).take(pa.array(p.city[crm_person]))
-    city = pc.if_else(pa.array(rng.random(nc) < 0.15), _join(city, "市"), city)
-    occ = _take(_strings(OCCUPATIONS), p.occupation[crm_person])
+    email = ar.masked(email, rng.random(nc) < 0.08)  # on top of persons without e-mail: ~40 % blank
+    province = ar.strings([c[0] for c in CITIES]).take(pa.array(p.city[crm_person]))
+    city = ar.strings([c[1] for c in CITIES]).take(pa.array(p.city[crm_person]))
+    city = pc.if_else(pa.array(rng.random(nc) < 0.15), ar.join(city, "市"), city)
+    occ = ar.take(ar.strings(OCCUPATIONS), p.occupation[crm_person])
     k_person = p.k[crm_person]
     level = np.where(k_person >= 40, 3, np.where(k_person >= 15, 2, np.where(k_person >= 5, 1, 0)))
     level = np.where(p.high[crm_person] & (k_person >= 10), 3, level)
-    unionid_str = _join(
+    unionid_str = ar.join(
         "o",
-        _random_tokens(rngs[7], n, 27, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        ar.random_tokens(rngs[7], n, 27, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
     )
-    crm_union = _masked(unionid_str.take(pa_person), ~(p.has_unionid[crm_person] & (rng.random(nc) < 0.83)))
+    crm_union = ar.masked(unionid_str.take(pa_person), ~(p.has_unionid[crm_person] & (rng.random(nc) < 0.83)))
     crm = pa.table(
         {
             "会员编号": member_id,
@@ -1160,11 +993,11 @@ def generate_shop(
             "省份": province,
             "城市": city,
             "职业": occ,
-            "会员等级": _strings(LEVELS).take(pa.array(level)),
-            "注册时间": _format_ts(crm_reg),
+            "会员等级": ar.strings(LEVELS).take(pa.array(level)),
+            "注册时间": ar.format_ts(crm_reg),
             "会员卡号": card,
             "unionid": crm_union,
-            "营销同意": _strings(["否", "是"]).take(pa.array(p.consent[crm_person].astype(np.int64))),
+            "营销同意": ar.strings(["否", "是"]).take(pa.array(p.consent[crm_person].astype(np.int64))),
         }
     )
     crm, crm_dirty = _dirty_crm(rngs[11], crm)
@@ -1174,23 +1007,23 @@ def generate_shop(
     rng = rngs[8]
     pa_app = pa.array(app_person)
     # mainland apps verify a mobile number at sign-up: only legacy / overseas accounts (1 %) lack one
-    a_phone = _masked(_phone_variants(rng, p.phone[app_person]), rng.random(na) < 0.01)
-    a_email = _masked(_noisy_email(rng, p.email.take(pa_app), na), rng.random(na) < 0.45)
+    a_phone = ar.masked(_phone_variants(rng, p.phone[app_person]), rng.random(na) < 0.01)
+    a_email = ar.masked(_noisy_email(rng, p.email.take(pa_app), na), rng.random(na) < 0.45)
     a_platform = p.platform[app_person]
     has_openid = (a_platform == 1) | (rng.random(na) < 0.3)
-    openid = _masked(
-        _join(
+    openid = ar.masked(
+        ar.join(
             "oU",
-            _random_tokens(rng, na, 26, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+            ar.random_tokens(rng, na, 26, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
         ),
         ~has_openid,
     )
-    a_union = _masked(
+    a_union = ar.masked(
         unionid_str.take(pa_app), ~(has_openid & p.has_unionid[app_person] & (rng.random(na) < 0.9))
     )
-    nick = _join(
-        _strings(NICK_HEAD).take(pa.array(rng.integers(0, len(NICK_HEAD), na))),
-        _strings(NICK_TAIL).take(pa.array(rng.integers(0, len(NICK_TAIL), na))),
+    nick = ar.join(
+        ar.strings(NICK_HEAD).take(pa.array(rng.integers(0, len(NICK_HEAD), na))),
+        ar.strings(NICK_TAIL).take(pa.array(rng.integers(0, len(NICK_TAIL), na))),
         pc.if_else(
             pa.array(rng.random(na) < 0.5), pc.cast(pa.array(rng.integers(1, 9999, na)), pa.string()), ""
         ),
@@ -1204,8 +1037,8 @@ def generate_shop(
             "wechat_unionid": a_union,
             "device_id": device_str.take(pa.array(device_of_app)),
             "nickname": nick,
-            "registered_at": _format_ts(app_reg[app_person], sep=b"T", suffix=b"+08:00"),
-            "signup_channel": _strings(PLATFORMS).take(pa.array(a_platform)),
+            "registered_at": ar.format_ts(app_reg[app_person], sep=b"T", suffix=b"+08:00"),
+            "signup_channel": ar.strings(PLATFORMS).take(pa.array(a_platform)),
         }
     )
     rows["app_users.jsonl"] = _write_jsonl(app, out / "app_users.jsonl")
@@ -1216,13 +1049,13 @@ def generate_shop(
     order_num = np.zeros(len(orders.ts), np.int64)
     order_num[on_idx] = np.arange(1, len(on_idx) + 1)
     order_num[st_idx] = np.arange(1, len(st_idx) + 1)
-    order_id = _ids("O", 1_000_000_000 + order_num[on_idx], 10)
+    order_id = ar.ids("O", 1_000_000_000 + order_num[on_idx], 10)
     ts_ms = pa.array(orders.ts[on_idx] * 1000, pa.timestamp("ms"))
     has_coupon = orders.discount_flag[on_idx] & (rng.random(len(on_idx)) < 0.85)
     coupon_days = orders.ts[on_idx] // 86400
-    cy, cm, _ = _ymd(coupon_days)
-    coupon = _masked(
-        _fixed(len(on_idx), [b"CP", (cy % 100, 2), (cm, 2), (rng.integers(0, 100, len(on_idx)), 2)]),
+    cy, cm, _ = ar.ymd(coupon_days)
+    coupon = ar.masked(
+        ar.fixed_width(len(on_idx), [b"CP", (cy % 100, 2), (cm, 2), (rng.integers(0, 100, len(on_idx)), 2)]),
         ~has_coupon,
     )
     online_tbl = pa.table(
@@ -1233,9 +1066,9 @@ def generate_shop(
             "pay_amount": pa.array(orders.amount[on_idx]),
             "discount": pa.array(orders.discount[on_idx]),
             "coupon_id": coupon,
-            "platform": _dict(_strings(PLATFORMS), orders.platform[on_idx]),
-            "pay_type": _dict(_strings(ONLINE_PAY), orders.pay[on_idx]),
-            "status": _dict(_strings(ONLINE_STATUS), orders.status[on_idx]),
+            "platform": ar.dictionary(ar.strings(PLATFORMS), orders.platform[on_idx]),
+            "pay_type": ar.dictionary(ar.strings(ONLINE_PAY), orders.pay[on_idx]),
+            "status": ar.dictionary(ar.strings(ONLINE_STATUS), orders.status[on_idx]),
         }
     )
     rows["online_orders.parquet"] = _write_parquet(
@@ -1248,9 +1081,9 @@ def generate_shop(
     sku_per_item = cat.sku.take(pa.array(orders.item_sku))
     items_on = pa.table(
         {
-            "order_id": _ids("O", 1_000_000_000 + local_num[it_on], 10),
+            "order_id": ar.ids("O", 1_000_000_000 + local_num[it_on], 10),
             "line_no": pa.array(orders.item_pos[it_on] + 1),
-            "sku": _dict(cat.sku, orders.item_sku[it_on]),
+            "sku": ar.dictionary(cat.sku, orders.item_sku[it_on]),
             "qty": pa.array(orders.item_qty[it_on]),
             "price": pa.array(cat.price[orders.item_sku[it_on]]),
         }
@@ -1260,22 +1093,22 @@ def generate_shop(
     )
 
     # ---- POS
-    receipt = _ids("S", 1_000_000_000 + order_num[st_idx], 10)
+    receipt = ar.ids("S", 1_000_000_000 + order_num[st_idx], 10)
     spike_st = cal.spike[np.clip(orders.ts[st_idx] // 86400 - cal.day0, 0, cal.n_days - 1)]
     promo_pick = np.where(spike_st, rng.integers(5, 7, len(st_idx)), rng.integers(0, 5, len(st_idx)))
     pos_tbl = pa.table(
         {
             "receipt_no": receipt,
-            "store_id": _ids("ST", orders.store[st_idx] + 1, 4),
-            "member_card": _take(card, orders.card_row[st_idx]),
-            "ts": _format_ts(orders.ts[st_idx]),
+            "store_id": ar.ids("ST", orders.store[st_idx] + 1, 4),
+            "member_card": ar.take(card, orders.card_row[st_idx]),
+            "ts": ar.format_ts(orders.ts[st_idx]),
             "total": pa.array(orders.amount[st_idx]),
             "discount": pa.array(orders.discount[st_idx]),
-            "promo_code": _masked(
-                _strings(PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]
+            "promo_code": ar.masked(
+                ar.strings(PROMO_CODES).take(pa.array(promo_pick)), ~orders.discount_flag[st_idx]
             ),
-            "payment": _strings(STORE_PAY).take(pa.array(orders.pay[st_idx])),
-            "status": _strings(STORE_STATUS).take(pa.array(orders.status[st_idx] // 2)),
+            "payment": ar.strings(STORE_PAY).take(pa.array(orders.pay[st_idx])),
+            "status": ar.strings(STORE_STATUS).take(pa.array(orders.status[st_idx] // 2)),
         }
     )
     pos_tbl, pos_intact, pos_dirty, pos_defect = _dirty_pos(
@@ -1284,7 +1117,7 @@ def generate_shop(
     rows["pos_orders.csv"] = _write_csv(pos_tbl, out / "pos_orders.csv")
     items_st = pa.table(
         {
-            "receipt_no": _ids("S", 1_000_000_000 + local_num[it_st], 10),
+            "receipt_no": ar.ids("S", 1_000_000_000 + local_num[it_st], 10),
             "line_no": pa.array(orders.item_pos[it_st] + 1),
             "sku": sku_per_item.take(pa.array(it_st)),
             "qty": pa.array(orders.item_qty[it_st]),
@@ -1299,15 +1132,15 @@ def generate_shop(
     ne = len(ev["ts"])
     events = pa.table(
         {
-            "event_id": _ids("E", np.arange(1, ne + 1), 10),
-            "anonymous_id": _dict(device_str, ev["device"]),
-            "user_id": _dict(user_id, ev["user"]),
+            "event_id": ar.ids("E", np.arange(1, ne + 1), 10),
+            "anonymous_id": ar.dictionary(device_str, ev["device"]),
+            "user_id": ar.dictionary(user_id, ev["user"]),
             "ts": pa.array(ev["ts"] * 1000, pa.timestamp("ms")),
-            "event": _dict(_strings(EVENTS), ev["code"]),
-            "channel": _dict(_strings(PLATFORMS), ev["channel"]),
-            "session_id": _ids("SS", ev["session"], 10),
-            "sku": _dict(cat.sku, ev["sku"]),
-            "order_id": _take(
+            "event": ar.dictionary(ar.strings(EVENTS), ev["code"]),
+            "channel": ar.dictionary(ar.strings(PLATFORMS), ev["channel"]),
+            "session_id": ar.ids("SS", ev["session"], 10),
+            "sku": ar.dictionary(cat.sku, ev["sku"]),
+            "order_id": ar.take(
                 order_id, np.where(ev["order"] >= 0, online_pos[np.maximum(ev["order"], 0)], -1)
             ),
         }
@@ -1334,7 +1167,7 @@ def generate_shop(
     ]  # ≤ 20k rows
     tickets = pd.DataFrame(
         {
-            "工单号": _ids("TK", np.arange(1, nt + 1), 7).to_pylist(),
+            "工单号": ar.ids("TK", np.arange(1, nt + 1), 7).to_pylist(),
             "会员编号": member_id.take(pa.array(t_row)).to_pylist(),
             "创建时间": pd.to_datetime(t_ts, unit="s").to_pydatetime().tolist(),
             "类型": [TICKET_TYPES[t] for t in t_type.tolist()],
@@ -1366,11 +1199,11 @@ def generate_shop(
     text_idx = offsets[rating - 1] + (rng.random(nr) * counts[rating - 1]).astype(np.int64)
     reviews = pa.table(
         {
-            "review_id": _ids("R", np.arange(1, nr + 1), 8),
+            "review_id": ar.ids("R", np.arange(1, nr + 1), 8),
             "user_id": user_id.take(pa.array(app_of[r_person])),
-            "ts": _format_ts(r_ts, sep=b"T", suffix=b"+08:00"),
+            "ts": ar.format_ts(r_ts, sep=b"T", suffix=b"+08:00"),
             "rating": pa.array(rating),
-            "text": _strings(texts).take(pa.array(text_idx)),
+            "text": ar.strings(texts).take(pa.array(text_idx)),
         }
     )
     rows["reviews.jsonl"] = _write_jsonl(reviews, out / "reviews.jsonl")
@@ -1386,7 +1219,7 @@ def generate_shop(
     records = pa.table(
         {
             "source": pa.concat_arrays(
-                [_strings(["crm"] * nc), _strings(["app"] * na), _strings(["pos"] * len(pos_cards))]
+                [ar.strings(["crm"] * nc), ar.strings(["app"] * na), ar.strings(["pos"] * len(pos_cards))]
             ),
             "source_customer_id": pa.concat_arrays([member_id, user_id, card.take(pa.array(pos_cards))]),
             "person_id": pa.concat_arrays(
@@ -1399,30 +1232,30 @@ def generate_shop(
         }
     )
     rows["ground_truth/records.csv"] = _write_csv(records, out / "ground_truth" / "records.csv")
-    churn_date = _masked(_format_date(cal.day0 + p.e, b"-"), ~p.churned)
+    churn_date = ar.masked(ar.format_date(cal.day0 + p.e, b"-"), ~p.churned)
     persons = pa.table(
         {
             "person_id": pid,
             "name": names["name"],
             "phone": phones_e164,
             "email": p.email,
-            "city": _strings([c[1] for c in CITIES]).take(pa.array(p.city)),
-            "birth_date": _format_date(p.birth, b"-"),
+            "city": ar.strings([c[1] for c in CITIES]).take(pa.array(p.city)),
+            "birth_date": ar.format_date(p.birth, b"-"),
             "payday_shopper": pa.array(p.payday),
             "promotion_sensitive": pa.array(p.promo),
             "night_owl": pa.array(p.night),
             "high_price": pa.array(p.high),
             "loyal_repurchaser": pa.array(p.loyal),
             "churned_at": churn_date,
-            "preferred_category": _strings([t[0] for t in TOPS]).take(pa.array(p.top_pref)),
+            "preferred_category": ar.strings([t[0] for t in TOPS]).take(pa.array(p.top_pref)),
         }
     )
     rows["ground_truth/persons.csv"] = _write_csv(persons, out / "ground_truth" / "persons.csv")
     dirty = pa.table(
         {
-            "file": _strings(["crm_members.csv"] * len(crm_dirty) + ["pos_orders.csv"] * len(pos_dirty)),
+            "file": ar.strings(["crm_members.csv"] * len(crm_dirty) + ["pos_orders.csv"] * len(pos_dirty)),
             "row_number": pa.array(np.concatenate([crm_dirty, pos_dirty])),
-            "defect": _strings(DEFECTS).take(
+            "defect": ar.strings(DEFECTS).take(
                 pa.array(
                     np.concatenate([np.full(len(crm_dirty), DEFECTS.index("exact_duplicate")), pos_defect])
                 )
@@ -1441,8 +1274,8 @@ def _noisy_email(rng: np.random.Generator, email: pa.Array, n: int) -> pa.Array:
         email,
         pc.utf8_upper(email),
         pc.utf8_capitalize(email),
-        _join(" ", email),
-        _join(email, "  "),
+        ar.join(" ", email),
+        ar.join(email, "  "),
     )
 
 
@@ -1464,7 +1297,7 @@ def _make_events(
     paid = status != 1
     pv = rng.random(no) < 0.2
     n_ev = pv + 2 * lines + 2 + paid
-    owner, r, starts = _expand(n_ev)
+    owner, r, starts = ar.expand(n_ev)
     rr = r - pv[owner]
     l2 = 2 * lines[owner]
     code = np.where(
@@ -1502,7 +1335,7 @@ def _make_events(
     k_online = np.bincount(person_o, minlength=p.n)
     lam = np.where(p.has_app, 1.7 * k_online + 0.7, 0.0)
     n_sess = rng.poisson(lam)
-    s_person, _, _ = _expand(n_sess)
+    s_person, _, _ = ar.expand(n_sess)
     ns = len(s_person)
     templates = np.array(
         [[_PV, -1, -1], [_PV, _PRV, -1], [_PS, _PRV, -1], [_PRV, _PA, -1], [_PRV, _PW, -1], [_PRV, _PA, _CS]]
@@ -1512,7 +1345,7 @@ def _make_events(
     s_day = cal.sample_days(rng, p.s[s_person], p.e[s_person])
     s_hour = _hours(rng, ns, p.night[s_person], np.zeros(ns, bool))
     s_start = (cal.day0 + s_day) * 86400 + s_hour * 3600 + rng.integers(0, 3600, ns)
-    s_owner, s_r, s_starts = _expand(t_len[s_type])
+    s_owner, s_r, s_starts = ar.expand(t_len[s_type])
     x_code = templates[s_type[s_owner], s_r]
     x_gap = np.exp(rng.normal(np.log(30.0), 0.9, len(s_owner)))
     x_gap[s_r == 0] = 0.0
@@ -1574,15 +1407,15 @@ def _make_touches(
     ts = np.concatenate([send_ts[sel[0]], open_ts[opened], click_ts[clicked], conv_ts[converted]])
     o = np.lexsort((action, ts))
     idx, action, ts = idx[o], action[o], ts[o]
-    cy, cmo, cd = _ymd(camp_day + cal.day0)
-    camp_id = _fixed(ncamp, [b"CMP", (cy, 4), (cmo, 2), (cd, 2)])
+    cy, cmo, cd = ar.ymd(camp_day + cal.day0)
+    camp_id = ar.fixed_width(ncamp, [b"CMP", (cy, 4), (cmo, 2), (cd, 2)])
     return pa.table(
         {
-            "touch_id": _ids("T", np.arange(1, len(idx) + 1), 9),
+            "touch_id": ar.ids("T", np.arange(1, len(idx) + 1), 9),
             "member_id": member_id.take(pa.array(rows_c[idx])),
             "campaign_id": camp_id.take(pa.array(cols_c[idx])),
-            "ts": _format_ts(ts),
-            "action": _strings(["sent", "opened", "clicked", "converted"]).take(pa.array(action)),
+            "ts": ar.format_ts(ts),
+            "action": ar.strings(["sent", "opened", "clicked", "converted"]).take(pa.array(action)),
         }
     )
 
