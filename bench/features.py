@@ -164,6 +164,8 @@ def run_duckdb(folder: Path) -> dict[str, Any]:
 
 def run_pandas(folder: Path) -> dict[str, Any]:
     """The same RFM, CLV inputs and preference features with pandas."""
+    from huaxiang.features.settings import LifecycleThresholds
+
     started = time.perf_counter()
     o = pd.read_parquet(folder / "orders.parquet")
     items = pd.read_parquet(folder / "items.parquet")
@@ -212,8 +214,9 @@ def run_pandas(folder: Path) -> dict[str, Any]:
     rfm["orders_per_quarter"] = rfm["orders_per_month"] * 3
     rfm["orders_per_year"] = rfm["orders_per_month"] * 12
     rfm["order_trend_90d"] = (rfm["orders_90d"] + 1) / (rfm["orders_prev_90d"] + 1)
+    life = LifecycleThresholds()  # the stage's defaults
     rfm["lifecycle_stage"] = np.select(
-        [rfm["recency_days"] > 365, rfm["recency_days"] > 180, rfm["T"] < 60,
+        [rfm["recency_days"] > life.lost_days, rfm["recency_days"] > life.sleeping_days, rfm["T"] < life.new_days,
          rfm["orders_90d"] > rfm["orders_prev_90d"], rfm["orders_90d"] < rfm["orders_prev_90d"]],
         ["lost", "sleeping", "new", "growing", "declining"], "active")
     # preferences
