@@ -184,9 +184,7 @@ def expand(counts: Arr) -> tuple[Arr, Arr, Arr]:
 
 def random_tokens(rng: np.random.Generator, n: int, width: int, alphabet: bytes) -> pa.Array:
     table = np.frombuffer(alphabet, np.uint8)
-    buf = table[rng.integers(0, len(table), (n, width))].astype(np.uint8)
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf)).cast(pa.string())
+    return from_rows(table[rng.integers(0, len(table), (n, width))], n, width)
 
 
 def join(*parts: pa.Array | str) -> pa.Array:
