@@ -55,3 +55,11 @@ class RuleError(ValueError, HuaxiangError):
 
 class ModelError(RuntimeError, HuaxiangError):
     """A model failed to fit (e.g. did not converge) or was used before ``fit``."""
+
+
+class PersonNotFoundError(WorkspaceError, LookupError):
+    """No person matches a lookup (person id, phone, e-mail, source id, user id or anonymous id).
+
+    A :class:`WorkspaceError` as well, so callers that caught that before keep working; a
+    :class:`LookupError` so a service can answer 404 without knowing huaxiang's errors.
+    """

@@ -1,9 +1,8 @@
 """The pipeline: named stages run in one direction, each ``Tables in -> Tables out``.
 
 A stage is a function ``run(ctx) -> StageResult`` that reads tables from
-``ctx.engine`` and writes its own. Stages are listed in :data:`STAGES` in
-pipeline order; each later capability (identity, features, tags, segments,
-models) adds its entry here.
+``ctx.engine`` and writes its own. Stages are listed explicitly in
+:data:`STAGES` in pipeline order.
 
 >>> [s.name for s in STAGES][:2]
 ['ingest', 'clean']
@@ -11,8 +10,6 @@ models) adds its entry here.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,35 +64,54 @@ def _run_clean(ctx: StageContext) -> StageResult:
     return clean_tables(ctx.engine, ctx.config)
 
 
-def _lazy(module: str, function: str) -> Callable[[StageContext], StageResult]:
-    def run(ctx: StageContext) -> StageResult:
-        fn: Callable[[StageContext], StageResult] = getattr(importlib.import_module(module), function)
-        return fn(ctx)
+def _run_identity(ctx: StageContext) -> StageResult:
+    from huaxiang.identity.stage import run_identity
 
-    run.__qualname__ = f"{module}.{function}"
-    return run
+    return run_identity(ctx)
 
 
-#: Later stages live in their own packages, each with ``run_<stage>(ctx)`` in ``<package>/stage.py``.
-_LATER = [
-    ("identity", "huaxiang.identity.stage", "one person_id per real customer: deterministic + Splink"),
-    ("features", "huaxiang.features.stage", "one row per person: RFM, habits, preferences, funnels"),
-    ("tags", "huaxiang.tags.stage", "readable rule tags (zh/en) with history"),
-    ("segments", "huaxiang.segments.stage", "RFM map, K-means clusters, persona cards"),
-    ("models", "huaxiang.models.stage", "CLV, churn, next purchase, anomalies, recommendations"),
-]
+def _run_features(ctx: StageContext) -> StageResult:
+    from huaxiang.features.stage import run_features
 
+    return run_features(ctx)
+
+
+def _run_tags(ctx: StageContext) -> StageResult:
+    from huaxiang.tags.stage import run_tags
+
+    return run_tags(ctx)
+
+
+def _run_segments(ctx: StageContext) -> StageResult:
+    from huaxiang.segments.stage import run_segments
+
+    return run_segments(ctx)
+
+
+def _run_models(ctx: StageContext) -> StageResult:
+    from huaxiang.models.stage import run_models
+
+    return run_models(ctx)
+
+
+# The stages are listed here, in order, by plain imports: a renamed module fails the first build
+# (and tests/test_architecture.py), instead of its stage silently dropping out. The imports sit
+# inside the functions because every stage module imports StageContext from here.
 STAGES: list[Stage] = [
     Stage("ingest", _run_ingest, "read every source, map onto canonical tables, quarantine bad rows"),
     Stage("clean", _run_clean, "normalise phones, emails, names, genders, regions; fill defaults; flag gaps"),
-    *[
-        Stage(name, _lazy(module, f"run_{name}"), text)
-        for name, module, text in _LATER
-        if importlib.util.find_spec(module) is not None
-    ],
+    Stage("identity", _run_identity, "one person_id per real customer: deterministic + Splink"),
+    Stage("features", _run_features, "one row per person: RFM, habits, preferences, funnels"),
+    Stage("tags", _run_tags, "readable rule tags (zh/en) with history"),
+    Stage("segments", _run_segments, "RFM map, K-means clusters, persona cards"),
+    Stage("models", _run_models, "CLV, churn, next purchase, anomalies, recommendations"),
 ]
 
 
 def stage_names() -> list[str]:
-    """Names of the stages, in order (a later stage is listed once its package exists)."""
+    """Names of the stages, in order.
+
+    >>> stage_names()
+    ['ingest', 'clean', 'identity', 'features', 'tags', 'segments', 'models']
+    """
     return [s.name for s in STAGES]

@@ -10,18 +10,27 @@ Examples
 0
 >>> ws.table("orders").columns[:3]
 ('source', 'source_row', 'order_id')
+
+Each capability is a component (in the manner of Splink's ``linker.training``): ``ws.identity``,
+``ws.profiles``, ``ws.tags``, ``ws.segments``, ``ws.models`` and ``ws.funnel()``.
+
+>>> ws.tags.catalog(lang="en").set_index("id").loc["night_owl", "name"]
+'Night owl'
+>>> ws.close()
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -32,7 +41,14 @@ from huaxiang.engine.base import Engine
 from huaxiang.errors import ConfigError, WorkspaceError
 from huaxiang.pipeline import STAGES, StageContext, stage_names
 
+if TYPE_CHECKING:
+    from huaxiang.components import IdentityComponent, ModelsComponent, SegmentsComponent, TagsComponent
+    from huaxiang.profiles import ProfilesComponent
+
 RUNS_DIR = "runs"
+
+#: Prefixes of the engine's own scratch tables (ours, Splink's, Ibis's): not shown as workspace tables.
+SCRATCH_PREFIXES = ("_hx_", "__splink__", "ibis_")
 
 
 @dataclass
@@ -149,6 +165,53 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ---------------------------------------------------------- components
+    @cached_property
+    def identity(self) -> IdentityComponent:
+        """Explain and correct who is who: ``explain``, ``merge``, ``split``, ``attach``, ``resolve``."""
+        from huaxiang.components import IdentityComponent
+
+        return IdentityComponent(self)
+
+    @cached_property
+    def profiles(self) -> ProfilesComponent:
+        """The customer 360: ``ws.profiles.get(person_id | phone= | email= | source_id= | user_id= …)``."""
+        from huaxiang.profiles import ProfilesComponent
+
+        return ProfilesComponent(self)
+
+    @cached_property
+    def tags(self) -> TagsComponent:
+        """The tag library in force, a person's tag history, persons per tag over builds."""
+        from huaxiang.components import TagsComponent
+
+        return TagsComponent(self)
+
+    @cached_property
+    def segments(self) -> SegmentsComponent:
+        """Segment sizes, persona cards and the clustering's choice of k."""
+        from huaxiang.components import SegmentsComponent
+
+        return SegmentsComponent(self)
+
+    @cached_property
+    def models(self) -> ModelsComponent:
+        """Model evaluations against their baselines and one person's scores."""
+        from huaxiang.components import ModelsComponent
+
+        return ModelsComponent(self)
+
+    def funnel(self, by: str | None = None, *, steps: Sequence[str] | None = None) -> pd.DataFrame:
+        """The population funnel, whole or one block per ``channel`` / ``segment``.
+
+        See :func:`huaxiang.components.funnel.population_funnel_frame`.
+
+        >>> # ws.funnel(by="channel")[["channel", "step", "persons", "conversion"]]
+        """
+        from huaxiang.components import population_funnel_frame
+
+        return population_funnel_frame(self, by=by, steps=steps)
+
     # --------------------------------------------------------------- build
     def build(self, *, stages: Sequence[str] | None = None,
               progress: Callable[[str, str], None] | None = None) -> BuildReport:
@@ -204,8 +267,8 @@ class Workspace:
         return self.engine.table(name)
 
     def tables(self) -> list[str]:
-        """Names of the stored tables (internal ``_hx_`` tables excluded)."""
-        return sorted(t for t in self.engine.list_tables() if not t.startswith("_hx_"))
+        """Names of the stored tables (the engine's scratch tables, :data:`SCRATCH_PREFIXES`, excluded)."""
+        return sorted(t for t in self.engine.list_tables() if not t.startswith(SCRATCH_PREFIXES))
 
     def show(self, name: str, *, limit: int = 20, where: str | None = None) -> pd.DataFrame:
         """Rows of a table, optionally filtered by a SQL condition (DuckDB dialect).
@@ -225,13 +288,18 @@ class Workspace:
         return frame
 
     def quarantine_summary(self, source: str | None = None, *, examples: int = 3) -> pd.DataFrame:
-        """Rejected rows grouped by source and reason, with counts and example rows."""
+        """Rejected rows grouped by source and reason, with counts, example rows and the offending values.
+
+        ``reason`` is the kind (quoted values and row numbers replaced by ``…``); ``example_values``
+        lists up to ``examples`` distinct values the rows had (empty when the reason quotes none).
+        """
         q = self.table("quarantine")
         if source is not None:
             q = q.filter(q.source == source)
         frame = self.engine.execute(q.select("source", "target_table", "reason", "source_row", "payload"))
         if frame.empty:
-            return pd.DataFrame(columns=["source", "target_table", "reason", "rows", "example_rows", "example"])
+            return pd.DataFrame(columns=["source", "target_table", "reason", "rows", "example_rows",
+                                         "example_values", "example"])
         # Group reasons by their kind (the text before any quoted value) so similar rows collapse.
         frame["kind"] = frame["reason"].str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
             r"row \d+", "row …", regex=True
@@ -240,9 +308,22 @@ class Workspace:
             frame.sort_values("source_row")
             .groupby(["source", "target_table", "kind"], sort=False)
             .agg(rows=("reason", "size"), example_rows=("source_row", lambda s: list(s[:examples])),
+                 example_values=("reason", lambda s: _quoted_values(s, examples)),
                  example=("payload", "first"))
             .reset_index()
             .rename(columns={"kind": "reason"})
             .sort_values(["source", "rows"], ascending=[True, False])
         )
         return grouped.reset_index(drop=True)
+
+
+def _quoted_values(reasons: pd.Series, limit: int) -> list[str]:
+    """Distinct values quoted in ``reasons`` (``cannot read '昨天' as …`` → ``昨天``), first ``limit``."""
+    seen: list[str] = []
+    for reason in reasons:
+        for value in re.findall(r"'([^']*)'", str(reason)):
+            if value not in seen:
+                seen.append(value)
+            if len(seen) >= limit:
+                return seen
+    return seen

@@ -1,6 +1,6 @@
 """The clean stage: normalise identifiers and attributes in place, fill defaults, flag gaps.
 
-Normalisers come from :mod:`huaxiang.clean.normalize` and run as engine
+Normalisers come from :mod:`huaxiang.normalize` and run as engine
 expressions. A value that was present but could not be normalised (a phone
 like ``123``) becomes NULL in the canonical table and is recorded in
 ``clean_flags`` with its raw value, so nothing is silently lost.
@@ -29,7 +29,7 @@ CLEAN_FLAGS_COLUMNS = {
 
 
 def _normalizers() -> dict[str, dict[str, Callable[[ir.Value], ir.Value]]]:
-    from huaxiang.clean import normalize as n
+    from huaxiang import normalize as n
 
     return {
         "customers_raw": {

@@ -3,7 +3,7 @@
 Examples
 --------
 $ huaxiang identity explain P3f2a9c0d1e4b5a67 -w shop
-$ huaxiang identity merge P3f2a9c0d1e4b5a67 P0a1b2c3d4e5f6789 -w shop
+$ huaxiang identity merge P3f2a9c0d1e4b5a67 P0a1b2c3d4e5f6789 -w shop --note "same customer, ticket 42"
 $ huaxiang identity split P3f2a9c0d1e4b5a67 --records crm:M0000123 -w shop
 $ huaxiang dedupe people.csv --id-col rec_id --fields given_name,surname,date_of_birth --out clusters.csv
 """
@@ -15,11 +15,17 @@ from typing import Annotated
 
 import typer
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder.")]
+from huaxiang.cli.output import fmt_count, opened_workspace, print_frame, say, user_errors
+from huaxiang.cli.params import LangEnOpt, RebuildOpt, WorkspaceOpt
+from huaxiang.labels import label
+
+
+def _applied(rebuild: bool) -> str:
+    return "" if rebuild else "; run `huaxiang build --stage identity` to apply"
 
 
 def register(app: typer.Typer) -> None:
-    """Add the identity commands to the ``huaxiang`` CLI."""
+    """Add the ``identity`` group and ``dedupe``."""
     identity = typer.Typer(help="Explain and correct identity resolution (who is who).", no_args_is_help=True)
     app.add_typer(identity, name="identity")
 
@@ -27,71 +33,54 @@ def register(app: typer.Typer) -> None:
     def explain(
         person_id: Annotated[str, typer.Argument(help="A person id (an alias of a merged person works too).")],
         workspace: WorkspaceOpt = Path("."),
+        lang: LangEnOpt = "en",
     ) -> None:
         """Show the records of a person and which rule or match probability joined each."""
-        from huaxiang.cli import console, opened_workspace, print_frame, user_errors
-        from huaxiang.identity.operations import explain_person, resolve_person_id
-
         with user_errors():
             with opened_workspace(workspace) as ws:
-                pid = resolve_person_id(ws, person_id)
-                records, links = explain_person(ws, pid)
-            if pid != person_id:
-                console.print(f"{person_id} was merged into {pid}")
-            print_frame(records, title=f"records of {pid}")
-            if len(links):
-                print_frame(links, title="why they are one person")
+                found = ws.identity.explain(person_id)
+            if found.merged:
+                say(label("msg.merged_into", lang, person_id, found.person_id))
+            print_frame(found.records, title=label("title.records_of", lang, found.person_id), lang=lang)
+            if len(found.links):
+                print_frame(found.links, title=label("title.why_one", lang), lang=lang)
             else:
-                console.print("a single record: nothing joined")
+                say(label("msg.single_record", lang))
 
     @identity.command("merge")
     def merge(
         person_ids: Annotated[list[str], typer.Argument(help="Two or more person ids that are one person.")],
         workspace: WorkspaceOpt = Path("."),
-        rebuild: Annotated[bool, typer.Option(help="Re-run the identity stage now.")] = True,
+        note: Annotated[str, typer.Option("--note", help="Why (kept in identity_overrides.yaml).")] = "",
+        rebuild: RebuildOpt = True,
     ) -> None:
         """Merge persons (stored in identity_overrides.yaml; survives rebuilds)."""
-        from huaxiang.cli import console, opened_workspace, user_errors
-        from huaxiang.identity.operations import merge_persons
-
         with user_errors():
             with opened_workspace(workspace) as ws:
-                keys = merge_persons(ws, person_ids)
-                if rebuild:
-                    ws.build(stages=["identity"])
-            console.print(f"merged {len(keys)} records into one person" + ("" if rebuild else
-                          "; run `huaxiang build --stage identity` to apply"))
+                keys = ws.identity.merge(person_ids, note=note, rebuild=rebuild)
+            say(f"merged {len(keys)} records into one person" + _applied(rebuild))
 
     @identity.command("split")
     def split(
         person_id: Annotated[str, typer.Argument(help="The person to split.")],
         records: Annotated[str, typer.Option("--records", help="Comma-separated record keys source:id to split off.")],
         workspace: WorkspaceOpt = Path("."),
-        rebuild: Annotated[bool, typer.Option(help="Re-run the identity stage now.")] = True,
+        rebuild: RebuildOpt = True,
     ) -> None:
         """Split records off a person (stored in identity_overrides.yaml; survives rebuilds)."""
-        from huaxiang.cli import console, opened_workspace, user_errors
-        from huaxiang.identity.operations import split_person
-
         with user_errors():
+            keys = [r.strip() for r in records.split(",") if r.strip()]
             with opened_workspace(workspace) as ws:
-                keys = [r.strip() for r in records.split(",") if r.strip()]
-                split_person(ws, person_id, keys)
-                if rebuild:
-                    ws.build(stages=["identity"])
-            console.print(f"split {len(keys)} record(s) off {person_id}" + ("" if rebuild else
-                          "; run `huaxiang build --stage identity` to apply"))
+                ws.identity.split(person_id, keys, rebuild=rebuild)
+            say(f"split {len(keys)} record(s) off {person_id}" + _applied(rebuild))
 
     @identity.command("attach")
     def attach(workspace: WorkspaceOpt = Path(".")) -> None:
         """Attach records that arrived since the last identity build to existing persons."""
-        from huaxiang.cli import console, opened_workspace, user_errors
-        from huaxiang.identity.operations import attach_records
-
         with user_errors():
             with opened_workspace(workspace) as ws:
-                counts = attach_records(ws)
-            console.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+                counts = ws.identity.attach()
+            say(", ".join(f"{k}: {fmt_count(v)}" for k, v in counts.items()))
 
     @app.command("dedupe")
     def dedupe(
@@ -104,7 +93,6 @@ def register(app: typer.Typer) -> None:
         threshold: Annotated[float, typer.Option(help="Match probability a pair needs.")] = 0.95,
     ) -> None:
         """Find duplicate records in a file (or links between two files) with a model trained on the data."""
-        from huaxiang.cli import console, user_errors
         from huaxiang.errors import ConfigError
         from huaxiang.identity.dedupe import dedupe_files, write_clusters
 
@@ -114,5 +102,5 @@ def register(app: typer.Typer) -> None:
             chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
             frame = dedupe_files(input_path, id_col=id_col, fields=chosen, link_with=link_with, threshold=threshold)
             path = write_clusters(frame, out)
-            n_clusters = frame["cluster_id"].nunique()
-            console.print(f"{len(frame):,} records → {n_clusters:,} clusters; written to {path}")
+            say(f"{fmt_count(len(frame))} records → {fmt_count(frame['cluster_id'].nunique())} clusters; "
+                f"written to {path}")
