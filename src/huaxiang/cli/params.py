@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from huaxiang.components.segments import KINDS
 from huaxiang.labels import LANGS
 
 __all__ = [
@@ -27,6 +28,12 @@ __all__ = [
 def _check_lang(value: str) -> str:
     if value not in LANGS:
         raise typer.BadParameter(f"--lang {value!r}: use zh or en")
+    return value
+
+
+def _check_kind(value: str | None) -> str | None:
+    if value is not None and value not in KINDS:
+        raise typer.BadParameter(f"--kind {value!r}: use one of {', '.join(KINDS)}")
     return value
 
 
@@ -41,5 +48,6 @@ LangOpt = Annotated[str, typer.Option("--lang", help=_LANG_HELP + " [default: zh
 LangEnOpt = Annotated[str, typer.Option("--lang", help=_LANG_HELP + " [default: en]", callback=_check_lang,
                                         show_default=False)]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="Rows to print.")]
-KindOpt = Annotated[str | None, typer.Option("--kind", help="rfm, cell or cluster (default: all).")]
+KindOpt = Annotated[str | None, typer.Option("--kind", help="rfm, cell or cluster (default: all).",
+                                             callback=_check_kind)]
 RebuildOpt = Annotated[bool, typer.Option(help="Re-run the identity stage now.")]
