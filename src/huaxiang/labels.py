@@ -19,6 +19,8 @@ huaxiang.errors.ConfigError: --lang 'fr': use zh or en
 
 from __future__ import annotations
 
+import re
+
 from huaxiang.errors import ConfigError
 
 __all__ = ["LABELS", "LANGS", "check_lang", "label", "translate_reason"]
@@ -166,6 +168,7 @@ _ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("identifier_value", "标识值", "identifier"),
     ("match_probability", "匹配概率", "match probability"),
     # --- attributes (persons, customers_raw)
+    ("attr.name", "姓名", "name"),
     ("n_records", "记录数", "records"),
     ("sources", "来源", "sources"),
     ("phone", "手机", "phone"),
@@ -225,6 +228,20 @@ _ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("reason.bought before", "曾经购买", "bought before"),
 )
 
+# Reasons the stages write with values in them (quarantine, anomaly): a pattern per language, the
+# English one being the text as written. ``translate_reason`` tries them in order.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^exact duplicate of source row (.+)$"), r"与来源第 \1 行完全相同"),
+    (re.compile(r"^duplicate key \((.+)\), first at source row (.+)$"), r"主键重复（\1），首次出现在来源第 \2 行"),
+    (re.compile(r"^(\w+): cannot read (.+) as a number$"), r"\1：无法把 \2 读作数字"),
+    (re.compile(r"^(\w+): cannot read (.+) as format (.+)$"), r"\1：无法按格式 \3 读取 \2"),
+    (re.compile(r"^(\w+): unknown value (.+); valid: (.+)$"), r"\1：未知取值 \2；有效取值：\3"),
+    (re.compile(r"^missing (\w+)$"), r"缺少 \1"),
+    (re.compile(r"^negative (\w+) on a sale$"), r"销售单的 \1 为负"),
+    (re.compile(r"^malformed line(.*)$"), r"格式错误的行\1"),
+    (re.compile(r"\(typical ([^,]+), z = ([^)]+)\)"), r"（通常 \1，z = \2）"),
+)
+
 #: ``LABELS[lang][key]``: the catalogue, one dict per language.
 LABELS: dict[str, dict[str, str]] = {
     "zh": {key: zh for key, zh, _ in _ENTRIES},
@@ -253,12 +270,22 @@ def label(key: str, lang: str = "zh", *args: object) -> str:
     return text.format(*args) if args else text
 
 
-def translate_reason(reason: str | None, lang: str = "zh") -> str:
+def translate_reason(reason: object, lang: str = "zh") -> str:
     """A fixed model reason in ``lang`` (free-form reasons, e.g. a tag rule's, are returned as they are).
 
     >>> translate_reason("similar customers bought this", "zh")
     '相似客户购买过'
+    >>> translate_reason("amount: cannot read 'N/A' as a number", "zh")
+    "amount：无法把 'N/A' 读作数字"
+    >>> translate_reason("refunded_orders = 7 (typical 0, z = 5.6)", "zh")
+    'refunded_orders = 7（通常 0，z = 5.6）'
     """
-    if reason is None:
+    if not isinstance(reason, str):  # None, NaN: no reason
         return ""
-    return LABELS.get(lang, LABELS["en"]).get(f"reason.{reason}", reason)
+    fixed = LABELS.get(lang, LABELS["en"]).get(f"reason.{reason}")
+    if fixed is not None or lang != "zh":
+        return fixed or reason
+    out = str(reason)
+    for pattern, zh in _PATTERNS:
+        out = pattern.sub(zh, out)
+    return out

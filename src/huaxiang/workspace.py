@@ -301,9 +301,9 @@ class Workspace:
             return pd.DataFrame(columns=["source", "target_table", "reason", "rows", "example_rows",
                                          "example_values", "example"])
         # Group reasons by their kind (the text before any quoted value) so similar rows collapse.
-        frame["kind"] = frame["reason"].str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
-            r"row \d+", "row …", regex=True
-        )
+        frame["kind"] = (frame["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
+                         .str.replace(r"row \d+", "row …", regex=True)
+                         .str.replace(r"=[^),]*", "=…", regex=True))
         grouped = (
             frame.sort_values("source_row")
             .groupby(["source", "target_table", "kind"], sort=False)
@@ -318,10 +318,11 @@ class Workspace:
 
 
 def _quoted_values(reasons: pd.Series, limit: int) -> list[str]:
-    """Distinct values quoted in ``reasons`` (``cannot read '昨天' as …`` → ``昨天``), first ``limit``."""
+    """Distinct values quoted in ``reasons`` (``cannot read '昨天' as …`` → ``昨天``; ``(order_id=S1)`` → ``S1``)."""
     seen: list[str] = []
     for reason in reasons:
-        for value in re.findall(r"'([^']*)'", str(reason)):
+        for value in re.findall(r"'([^']*)'|=([^),]*)", str(reason)):
+            value = value[0] or value[1]
             if value not in seen:
                 seen.append(value)
             if len(seen) >= limit:

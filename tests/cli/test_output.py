@@ -52,7 +52,7 @@ def built(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("seconds", "en", "zh"), [
     (13_952_807.0, "161 d 11 h", "161天11小时"),     # 161 * 86400 + 11 * 3600 = 13,950,000; rest < 1 h
     (3 * 3600 + 59 * 60 + 59, "3 h 59 min", "3小时59分钟"),
-    (62.0, "1 min", "1分钟"),
+    (62.0, "1 min 2 s", "1分钟2秒"),
     (45.4, "45 s", "45秒"),
 ])
 def test_durations_read_in_days_hours_minutes(seconds: float, en: str, zh: str) -> None:

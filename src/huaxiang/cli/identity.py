@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
                 found = ws.identity.explain(person_id)
             if found.merged:
                 say(label("msg.merged_into", lang, person_id, found.person_id))
-            print_frame(found.records, title=label("title.records_of", lang, found.person_id), lang=lang)
+            print_frame(found.records.rename(columns={"name": "attr.name"}),
+                        title=label("title.records_of", lang, found.person_id), lang=lang)
             if len(found.links):
                 print_frame(found.links, title=label("title.why_one", lang), lang=lang)
             else:

@@ -26,7 +26,7 @@ from huaxiang.cli.output import (
     user_errors,
 )
 from huaxiang.cli.params import JsonOpt, LangEnOpt, WorkspaceOpt
-from huaxiang.labels import label
+from huaxiang.labels import label, translate_reason
 
 
 def _metric_value(value: Any) -> str:
@@ -68,8 +68,8 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 echo(json.dumps(row.to_dict(), default=str, ensure_ascii=False, indent=2))
                 return
-            pairs = [(label(str(k), lang), formatter(str(k), lang, currency)(v)) for k, v in row.items()
-                     if k not in ("person_id", "as_of")]
+            pairs = [(label(str(k), lang), translate_reason(v, lang) if k == "anomaly_reasons" else
+                      formatter(str(k), lang, currency)(v)) for k, v in row.items() if k not in ("person_id", "as_of")]
             frame = pd.DataFrame(pairs, columns=["score", "value"])
             print_frame(frame, title=label("title.scores_of", lang, person_id), lang=lang, drop_empty=False,
                         formats={"score": str, "value": str})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 state: dict[str, bool] = {"debug": False}
 
 _PIPED_WIDTH = 200
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")
 _SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
 # Column kinds by name: how a value of that column reads best.
@@ -165,7 +167,7 @@ def fmt_duration(seconds: Any, lang: str = "en") -> str:
     """Seconds in the two largest units that matter: days and hours, hours and minutes, or minutes.
 
     >>> fmt_duration(62), fmt_duration(3 * 3600 + 120, "zh"), fmt_duration(None)
-    ('1 min', '3小时2分钟', '')
+    ('1 min 2 s', '3小时2分钟', '')
     """
     if _missing(seconds):
         return ""
@@ -179,7 +181,7 @@ def fmt_duration(seconds: Any, lang: str = "en") -> str:
     elif hours:
         parts = [(hours, "unit.hours"), (minutes, "unit.minutes")]
     elif minutes:
-        parts = [(minutes, "unit.minutes")]
+        parts = [(minutes, "unit.minutes"), (secs, "unit.seconds")]
     else:
         parts = [(secs, "unit.seconds")]
     sep = "" if lang == "zh" else " "
@@ -218,9 +220,11 @@ def fmt_value(value: Any) -> str:
 
     >>> fmt_value(0.123456), fmt_value(13952807.0), fmt_value(pd.Timestamp("2025-03-01"))
     ('0.1235', '13,952,807', '2025-03-01')
+    >>> fmt_value("2019-07-23T10:20:44"), fmt_value([203, 1509])
+    ('2019-07-23 10:20:44', '203, 1509')
     """
-    if isinstance(value, list | tuple):
-        return ", ".join(fmt_value(v) for v in value)
+    if isinstance(value, list | tuple):  # row numbers, codes: no thousands separators inside a list
+        return ", ".join(str(v) if isinstance(v, int) else fmt_value(v) for v in value)
     if _missing(value):
         return ""
     if isinstance(value, bool):
@@ -237,7 +241,10 @@ def fmt_value(value: Any) -> str:
         if math.isfinite(v) and v == int(v) and abs(v) >= 1:
             return f"{int(v):,}"
         return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.4g}"
-    return str(value)
+    text = str(value)
+    if _ISO.match(text):  # timestamps that went through JSON: read like the others
+        return fmt_value(pd.Timestamp(text))
+    return text
 
 
 def formatter(column: str, lang: str = "en", currency: str = "CNY") -> Callable[[Any], str]:

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 def print_profile(profile: Profile, lang: str, currency: str = "CNY") -> None:
     """The profile as titled tables: attributes, tags with reasons, features per dimension, the rest."""
     console().rule(f"[bold]{profile.person_id}", style="cyan")
-    pairs = [(label(k, lang), formatter(k, lang, currency)(v)) for k, v in profile.attributes.items()
-             if v not in (None, "") and k != "person_id"]
+    pairs = [(label("attr.name" if k == "name" else k, lang), formatter(k, lang, currency)(v))
+             for k, v in profile.attributes.items() if v not in (None, "") and k != "person_id"]
     records = ", ".join(f"{r['source']}:{r['source_customer_id']}" for r in profile.records)
     pairs.append((label("title.records", lang), records or label("title.none", lang)))
     print_pairs(pairs, title=label("title.attributes", lang))
@@ -56,10 +56,16 @@ def print_profile(profile: Profile, lang: str, currency: str = "CNY") -> None:
                     lang=lang, formats={"value": str}, headers=False)
 
     if profile.scores:
-        print_pairs([(label(k, lang), formatter(k, lang, currency)(v)) for k, v in profile.scores.items()
-                     if k != "as_of"], title=label("title.scores", lang))
+        print_pairs([(label(k, lang), translate_reason(v, lang) if k == "anomaly_reasons" else
+                      formatter(k, lang, currency)(v)) for k, v in profile.scores.items() if k != "as_of"],
+                    title=label("title.scores", lang))
+    for row in profile.segments:
+        shown = {"rfm_score": row.get("rfm_score"), "rfm_segment": row.get(f"rfm_segment_{lang}"),
+                 "rfm_cell": row.get(f"rfm_cell_{lang}"), "cluster_id": row.get(f"cluster_name_{lang}")}
+        print_pairs([(label(k, lang), str(v)) for k, v in shown.items() if v not in (None, "")],
+                    title=label("title.segments", lang))
     sections: dict[str, list[dict[str, Any]]] = {
-        "orders": profile.orders, "events": profile.events, "segments": profile.segments,
+        "orders": profile.orders, "events": profile.events,
         "recommendations": [{**r, "reason": translate_reason(r.get("reason"), lang)} for r in profile.recommendations],
     }
     for section, rows in sections.items():

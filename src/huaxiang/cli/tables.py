@@ -16,7 +16,7 @@ import typer
 
 from huaxiang.cli.output import currency_of, echo, opened_workspace, print_frame, say, user_errors
 from huaxiang.cli.params import EngineOpt, JsonOpt, LangEnOpt, LimitOpt, WorkspaceOpt
-from huaxiang.labels import label
+from huaxiang.labels import label, translate_reason
 
 
 def register(app: typer.Typer) -> None:
@@ -66,4 +66,5 @@ def register(app: typer.Typer) -> None:
             if summary.empty:
                 say(label("msg.quarantine_empty", lang))
                 return
+            summary["reason"] = [translate_reason(r, lang) for r in summary["reason"]]
             print_frame(summary, title=label("title.quarantine", lang), lang=lang)
