@@ -239,7 +239,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^missing (\w+)$"), r"缺少 \1"),
     (re.compile(r"^negative (\w+) on a sale$"), r"销售单的 \1 为负"),
     (re.compile(r"^malformed line(.*)$"), r"格式错误的行\1"),
-    (re.compile(r"\(typical ([^,]+), z = ([^)]+)\)"), r"（通常 \1，z = \2）"),
+    (re.compile(r" ?\(typical ([^,]+), z = ([^)]+)\)"), r"（通常 \1，z = \2）"),
 )
 
 #: ``LABELS[lang][key]``: the catalogue, one dict per language.
