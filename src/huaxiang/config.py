@@ -2,13 +2,16 @@
 
 A workspace file declares where data comes from (``sources``), how each source
 maps onto a canonical table (``columns``), which rows to reject
-(``quarantine_if``) and the engine to run on. Later stages read their own
-sections (``identity``, ``features``, ``tags``, ``segments``, ``models``,
-``privacy``); those are kept as plain mappings here and validated by the stage
-that owns them.
+(``quarantine_if``) and the engine to run on. Every other section is a strict
+model too, checked when the file is loaded, before the first stage runs: the
+stages' own (``identity``, ``features``, ``tags``, ``segments``, ``models``,
+each defined beside the stage that reads it) and ``clean``, ``service``,
+``journal`` and ``privacy``, defined here.
 
 Every validation problem in the file is collected and raised at once as a
-:class:`~huaxiang.errors.ConfigError` naming the file, the key and the fix.
+:class:`~huaxiang.errors.ConfigError` naming the file, the key path, what is
+wrong, the fix and, for a misspelt key, the closest valid one
+(:mod:`huaxiang.config_errors` words them).
 
 Examples
 --------
@@ -25,14 +28,21 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from huaxiang.config_errors import config_error
 from huaxiang.errors import ConfigError
-from huaxiang.schema import CANONICAL, ENUMS, MAPPABLE_TABLES, ORDER_LINE_COLUMNS
+from huaxiang.features.settings import FeatureSettings
+from huaxiang.identity.settings import IdentitySettings
+from huaxiang.models.settings import ModelSettings
+from huaxiang.schema import CANONICAL, CUSTOMERS_RAW, ENUMS, MAPPABLE_TABLES, ORDER_LINE_COLUMNS
+from huaxiang.segments.settings import SegmentSettings
+from huaxiang.tags.specs import TagSettings, resolve_tag_specs
 
 CONFIG_FILE = "huaxiang.yaml"
 
@@ -195,8 +205,99 @@ class EngineSettings(_Strict):
     memory_limit: str | None = None
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as a whole number and a unit: ``30s``, ``15m``, ``1h``, ``1d``.
+
+    >>> parse_duration("15m"), parse_duration("1d").total_seconds()
+    (datetime.timedelta(seconds=900), 86400.0)
+    >>> parse_duration("1 hour")
+    Traceback (most recent call last):
+    ...
+    ValueError: '1 hour' is not a duration; write a whole number and s, m, h or d, e.g. 30s, 15m, 1h, 1d
+    """
+    match = _DURATION_RE.match(str(text))
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration; write a whole number and s, m, h or d, "
+                         "e.g. 30s, 15m, 1h, 1d")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class CleanSettings(_Strict):
+    """The ``clean:`` section: canonical columns the clean stage leaves as ingested."""
+
+    skip_columns: list[str] = Field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read the section like the mapping it was before it was typed (``clean.get("skip_columns")``)."""
+        return getattr(self, key, default)
+
+
+class ServiceSettings(_Strict):
+    """The ``service:`` section: where the HTTP service listens and how often it rebuilds.
+
+    >>> ServiceSettings(refresh_every="15m").refresh_interval.total_seconds()
+    900.0
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    refresh_every: str = "1h"
+
+    @field_validator("refresh_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def refresh_interval(self) -> timedelta:
+        """``refresh_every`` as a :class:`~datetime.timedelta`."""
+        return parse_duration(self.refresh_every)
+
+
+class JournalSettings(_Strict):
+    """The ``journal:`` section: where collected events are journaled before they are built.
+
+    ``sqlite`` keeps the journal in a file of the workspace (``path``; default chosen by the
+    service); ``nats`` appends to the JetStream ``stream`` at ``url``.
+    """
+
+    kind: Literal["sqlite", "nats"] = "sqlite"
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = "huaxiang"
+    path: str | None = None
+
+
+#: Canonical columns that identify a person directly: names, contacts, birth dates, addresses,
+#: and the card, device and WeChat ids a person carries.
+PII_COLUMNS: tuple[str, ...] = ("name", "phone", "email", "birth_date", "address", "member_card", "device_id",
+                                "wechat_openid", "wechat_unionid")
+
+
+class PrivacySettings(_Strict):
+    """The ``privacy:`` section: which ``customers_raw`` columns are personal data.
+
+    >>> PrivacySettings().pii_columns[:3]
+    ['name', 'phone', 'email']
+    """
+
+    pii_columns: list[str] = Field(default_factory=lambda: list(PII_COLUMNS))
+
+    @field_validator("pii_columns")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CUSTOMERS_RAW.columns))
+        if unknown:
+            raise ValueError(f"{unknown} are not columns of customers_raw; valid: {', '.join(CUSTOMERS_RAW.columns)}")
+        return value
+
+
 class WorkspaceConfig(BaseModel):
-    """The whole ``huaxiang.yaml``."""
+    """The whole ``huaxiang.yaml``: every section a strict model, so a misspelt key fails at load."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -206,16 +307,26 @@ class WorkspaceConfig(BaseModel):
     data_dir: str | None = None
     timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    country: str | None = "CN"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sources: list[SourceSpec] = Field(default_factory=list)
-    clean: dict[str, Any] = Field(default_factory=dict)
-    identity: dict[str, Any] = Field(default_factory=dict)
-    features: dict[str, Any] = Field(default_factory=dict)
-    tags: dict[str, Any] = Field(default_factory=dict)
-    segments: dict[str, Any] = Field(default_factory=dict)
-    models: dict[str, Any] = Field(default_factory=dict)
-    privacy: dict[str, Any] = Field(default_factory=dict)
-    service: dict[str, Any] = Field(default_factory=dict)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 code; write two capital letters such as "
+                             "CN, US or DE, or null for no festival calendar")
+        return value
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:
@@ -236,28 +347,10 @@ class WorkspaceConfig(BaseModel):
         )
 
 
-def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
-    parts: list[str] = []
-    node: Any = raw
-    for item in loc:
-        if isinstance(item, int):
-            label = ""
-            if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
-                label = f" ({node[item].get('name')})" if node[item].get("name") else ""
-            parts.append(f"[{item}]{label}")
-            node = node[item] if isinstance(node, list) and 0 <= item < len(node) else None
-        else:
-            if item in ("function-after", "function-before") or str(item).startswith(("str", "int", "float")):
-                continue
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
-
-
 def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
-    """Validate a mapping as a :class:`WorkspaceConfig`.
+    """Validate a mapping as a :class:`WorkspaceConfig`: every section, and every tag's rule.
 
-    All problems are reported together, each as ``origin: key: message``.
+    All problems are reported together, one line each (see :mod:`huaxiang.config_errors`).
 
     >>> parse_config({"sources": [{"name": "x", "table": "nope", "format": "csv", "path": "a.csv",
     ...                            "columns": {}}]})
@@ -265,25 +358,25 @@ def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
     ...
     huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
       - sources[0] (x).table: unknown table 'nope'; use one of customers_raw, products, orders, order_items, events, interactions, order_lines
+    >>> parse_config({"models": {"churn": {"horizon_dayz": 30}}})
+    Traceback (most recent call last):
+    ...
+    huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+      - models.churn.horizon_dayz: unknown key; remove it or check its spelling (did you mean horizon_days? valid keys: enabled, horizon_days, min_buyers, n_folds, btyd_sample, min_gain, random_state)
     """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, sources: …)")
     try:
-        return WorkspaceConfig.model_validate(raw)
+        config = WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = _format_location(tuple(err["loc"]), raw)
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key; remove it or check its spelling"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            lines.append(f"  - {where}: {msg}")
-        n = len(lines)
-        raise ConfigError(f"{origin} has {n} problem{'s' if n != 1 else ''}:\n" + "\n".join(lines)) from None
+        # ``tags: [...]`` is short for ``tags: {define: [...]}``: label its entries the same way
+        labels = {**raw, "tags": {"define": raw["tags"]}} if isinstance(raw.get("tags"), list) else raw
+        raise config_error(exc, WorkspaceConfig, labels, origin=origin) from None
+    # what a new tag lacks, and whether its rule parses, is known once merged over the built-ins
+    resolve_tag_specs(config.tags, origin=origin)
+    return config
 
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
