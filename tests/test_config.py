@@ -261,3 +261,11 @@ def test_every_section_the_template_documents_loads() -> None:
     cfg = parse_config({**yaml.safe_load(_text("template")), **raw})
     assert [t.id for t in cfg.tags.define] == ["vip", "night_owl", "gen_z"] and cfg.service.port == 8000
     assert cfg.models.churn.horizon_days == 90 and cfg.country == "CN"
+
+
+def test_a_bad_key_does_not_hide_the_other_problems_of_its_section() -> None:
+    raw = {"identity": {"identifiers": ["phone", "passport"], "hub_treshold": 3}}
+    with pytest.raises(ConfigError, match="has 2 problems") as info:
+        parse_config(raw)
+    assert "identity.hub_treshold: unknown key" in str(info.value)
+    assert "identity.identifiers: unknown identifier types ['passport']" in str(info.value)

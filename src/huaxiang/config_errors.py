@@ -44,7 +44,8 @@ from pydantic import BaseModel, ValidationError
 
 from huaxiang.errors import ConfigError
 
-__all__ = ["ConfigProblems", "config_error", "describe_errors", "format_location", "problems_error"]
+__all__ = ["ConfigProblems", "closest_key", "config_error", "describe_errors", "format_location", "model_of",
+           "problems_error"]
 
 CONFIG_FILE = "huaxiang.yaml"
 
@@ -100,14 +101,14 @@ def format_location(loc: Iterable[str | int], raw: Any = None) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``, ``dict[str, X]``)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType, list, tuple, dict, typing.Annotated) or origin is not None:
         for arg in typing.get_args(annotation):
-            found = _model_of(arg)
+            found = model_of(arg)
             if found is not None:
                 return found
     return None
@@ -124,7 +125,7 @@ def _models_along(model: type[BaseModel], loc: Loc) -> list[tuple[type[BaseModel
             continue
         steps.append((current, item))
         field = current.model_fields.get(str(item))
-        current = _model_of(field.annotation) if field is not None else None
+        current = model_of(field.annotation) if field is not None else None
     return steps
 
 
@@ -132,7 +133,7 @@ def _nested_keys(model: type[BaseModel], depth: int = 2) -> list[str]:
     """The keys below ``model``'s own, as dotted paths (``churn.horizon_days``)."""
     out: list[str] = []
     for name, field in model.model_fields.items():
-        sub = _model_of(field.annotation)
+        sub = model_of(field.annotation)
         if sub is not None and depth > 0:
             out += [f"{name}.{key}" for key in sub.model_fields]
             out += [f"{name}.{key}" for key in _nested_keys(sub, depth - 1) if "." in key]
@@ -180,7 +181,7 @@ def _parent_model(model: type[BaseModel], loc: Loc) -> type[BaseModel]:
         if isinstance(item, int) or _is_internal(item):
             continue
         field = current.model_fields.get(str(item))
-        sub = _model_of(field.annotation) if field is not None else None
+        sub = model_of(field.annotation) if field is not None else None
         if sub is None:
             break
         current = sub

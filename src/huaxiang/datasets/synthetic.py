@@ -28,6 +28,14 @@ conversions), ``night_owl`` (orders and events between 22:00 and 02:00),
 ``loyal_repurchaser`` (≥ 12 orders at a regular interval). ``churned_at``
 marks active buyers who stop: nothing of theirs happens on or after it.
 
+:func:`generate_shop` draws the world (:mod:`~huaxiang.datasets._population`: calendar,
+catalogue, persons; :mod:`~huaxiang.datasets._orders`; :mod:`~huaxiang.datasets._events`) and
+hands it to one writer module per source family: :mod:`~huaxiang.datasets._crm` (members,
+tickets, campaign touches), :mod:`~huaxiang.datasets._app` (accounts, reviews),
+:mod:`~huaxiang.datasets._sales` (online orders, store receipts), then
+:mod:`~huaxiang.datasets._dirty` breaks rows on purpose and :mod:`~huaxiang.datasets._truth`
+writes the ground truth.
+
 Examples
 --------
 >>> import tempfile
