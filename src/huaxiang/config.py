@@ -35,7 +35,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from huaxiang.config_errors import model_of, describe_errors, problems_error
+from huaxiang.config_errors import describe_errors, model_of, problems_error
 from huaxiang.errors import ConfigError
 from huaxiang.features.settings import FeatureSettings
 from huaxiang.identity.settings import IdentitySettings
