@@ -35,7 +35,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from huaxiang.config_errors import describe_errors, model_of, problems_error
+from huaxiang.config_errors import describe_errors, model_of, problems_error, recheck_without
 from huaxiang.errors import ConfigError
 from huaxiang.features.settings import FeatureSettings
 from huaxiang.identity.settings import IdentitySettings
@@ -221,29 +221,6 @@ class WorkspaceConfig(BaseModel):
         )
 
 
-def _cross_key_problems(raw: dict[str, Any], exc: ValidationError) -> list[str]:
-    """Problems between the keys of a section that has a bad key (pydantic stops before them).
-
-    Each such section is validated again without its bad keys, so one run reports everything.
-    """
-    bad: dict[str, set[Any]] = {}
-    for err in exc.errors():
-        loc = err["loc"]
-        if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(raw.get(loc[0]), dict):
-            bad.setdefault(loc[0], set()).add(loc[1])
-    problems: list[str] = []
-    for section, keys in bad.items():
-        model = model_of(WorkspaceConfig.model_fields[section].annotation)
-        rest = {k: v for k, v in raw[section].items() if k not in keys}
-        if model is None or not rest:
-            continue
-        try:
-            model.model_validate(rest)
-        except ValidationError as more:
-            problems += describe_errors(more, model, rest, prefix=(section,))
-    return problems
-
-
 def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
     """Validate a mapping as a :class:`WorkspaceConfig`: every section, and every tag's rule.
 
@@ -271,7 +248,15 @@ def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
         # ``tags: [...]`` is short for ``tags: {define: [...]}``: label its entries the same way
         labels = {**raw, "tags": {"define": raw["tags"]}} if isinstance(raw.get("tags"), list) else raw
         problems = describe_errors(exc, WorkspaceConfig, labels)
-        problems += [p for p in _cross_key_problems(raw, exc) if p not in problems]
+        bad: dict[str, set[Any]] = {}
+        for err in exc.errors():
+            if len(err["loc"]) >= 2 and isinstance(err["loc"][0], str):
+                bad.setdefault(err["loc"][0], set()).add(err["loc"][1])
+        for section, keys in bad.items():
+            model = model_of(WorkspaceConfig.model_fields[section].annotation)
+            if model is not None:
+                more = recheck_without(model, raw.get(section), keys, prefix=(section,))
+                problems += [p for p in more if p not in problems]
         raise problems_error(problems, origin=origin) from None
     # what a new tag lacks, and whether its rule parses, is known once merged over the built-ins
     resolve_tag_specs(config.tags, origin=origin)

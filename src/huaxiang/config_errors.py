@@ -38,18 +38,19 @@ import difflib
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from huaxiang.errors import ConfigError
 
 __all__ = ["ConfigProblems", "closest_key", "config_error", "describe_errors", "format_location", "model_of",
-           "problems_error"]
+           "problems_error", "recheck_without", "validate_section"]
 
 CONFIG_FILE = "huaxiang.yaml"
 
 Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigProblems(ValueError):
@@ -247,3 +248,38 @@ def config_error(exc: ValidationError, model: type[BaseModel], raw: Any = None, 
                  origin: str = CONFIG_FILE) -> ConfigError:
     """The :class:`ConfigError` for a failed validation of ``raw`` as ``model`` (see the module example)."""
     return problems_error(describe_errors(exc, model, raw, prefix=prefix), origin=origin)
+
+
+def recheck_without(model: type[BaseModel], raw: Any, bad_keys: Iterable[Any], *, prefix: Loc = ()) -> list[str]:
+    """The problems between the keys of ``raw`` once its ``bad_keys`` are left out.
+
+    Pydantic runs a model's cross-key checks only when every key is valid, so a misspelt key
+    would hide them until the next run; checking the rest again reports everything at once.
+    """
+    if not isinstance(raw, Mapping):
+        return []
+    bad = set(bad_keys)
+    rest = {k: v for k, v in raw.items() if k not in bad}
+    if not rest:
+        return []
+    try:
+        model.model_validate(rest)
+    except ValidationError as exc:
+        return describe_errors(exc, model, rest, prefix=prefix)
+    return []
+
+
+def validate_section(model: type[M], raw: Any, *, prefix: Loc = (), origin: str = CONFIG_FILE) -> M:
+    """``raw`` validated as ``model``, or a :class:`ConfigError` listing every problem of it.
+
+    >>> from huaxiang.segments.settings import SegmentSettings
+    >>> validate_section(SegmentSettings, {"cells": {"split": "median"}}, prefix=("segments",)).cells.split
+    'median'
+    """
+    try:
+        return model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        problems = describe_errors(exc, model, raw, prefix=prefix)
+        bad = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        problems += [p for p in recheck_without(model, raw, bad, prefix=prefix) if p not in problems]
+        raise problems_error(problems, origin=origin) from None

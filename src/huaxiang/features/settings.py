@@ -36,9 +36,9 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from huaxiang.config_errors import config_error
+from huaxiang.config_errors import validate_section
 from huaxiang.schema import ENUMS
 
 #: Lunar New Year's Day (春节) 2017–2027.
@@ -199,7 +199,4 @@ def parse_settings(raw: dict[str, Any] | FeatureSettings | None) -> FeatureSetti
     """
     if isinstance(raw, FeatureSettings):
         return raw
-    try:
-        return FeatureSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        raise config_error(exc, FeatureSettings, raw, prefix=("features",)) from None
+    return validate_section(FeatureSettings, raw or {}, prefix=("features",))

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huaxiang.config_errors import ConfigProblems, describe_errors, problems_error
+from huaxiang.config_errors import ConfigProblems, validate_section
 from huaxiang.errors import ConfigError
 
 #: Identifier columns read from ``customers_raw`` when present.
@@ -146,19 +146,7 @@ def parse_settings(raw: dict[str, Any] | IdentitySettings | None) -> IdentitySet
     """
     if isinstance(raw, IdentitySettings):
         return raw
-    try:
-        return IdentitySettings.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = describe_errors(exc, IdentitySettings, raw, prefix=("identity",))
-        # field errors stop pydantic before the cross-field checks: run those on the valid keys too
-        valid = {k: v for k, v in (raw or {}).items() if not any(
-            e["loc"] and e["loc"][0] == k for e in exc.errors())}
-        try:
-            IdentitySettings.model_validate(valid)
-        except ValidationError as more:
-            problems += [p for p in describe_errors(more, IdentitySettings, valid, prefix=("identity",))
-                         if p not in problems]
-        raise problems_error(problems) from None
+    return validate_section(IdentitySettings, raw or {}, prefix=("identity",))
 
 
 class Overrides(BaseModel):
@@ -179,9 +167,10 @@ def load_overrides(workspace_dir: Path) -> Overrides:
     if not file.exists():
         return Overrides()
     try:
-        return Overrides.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{file}: not a valid overrides file ({exc}); fix or delete it") from None
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc}); fix or delete it") from None
+    return validate_section(Overrides, raw, origin=str(file))
 
 
 def save_overrides(workspace_dir: Path, overrides: Overrides) -> Path:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from huaxiang.config_errors import config_error
+from huaxiang.config_errors import validate_section
 from huaxiang.errors import ConfigError
 
 __all__ = ["AnomalySettings", "ChurnSettings", "ClvSettings", "ModelSettings", "NextPurchaseSettings",
@@ -105,7 +105,4 @@ def parse_settings(raw: dict[str, Any] | ModelSettings | None) -> ModelSettings:
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"huaxiang.yaml: models: expected a mapping, got {type(raw).__name__} "
                           "(fix: write keys such as churn:, clv:, anomaly: under models:)")
-    try:
-        return ModelSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        raise config_error(exc, ModelSettings, raw, prefix=("models",)) from None
+    return validate_section(ModelSettings, raw or {}, prefix=("models",))

@@ -49,9 +49,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from huaxiang.config_errors import ConfigProblems, config_error
+from huaxiang.config_errors import ConfigProblems, validate_section
 
 #: Behaviour features K-means uses by default (those the features table lacks are left out).
 DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
@@ -294,7 +294,4 @@ def parse_settings(raw: dict[str, Any] | SegmentSettings | None) -> SegmentSetti
     """
     if isinstance(raw, SegmentSettings):
         return raw
-    try:
-        return SegmentSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        raise config_error(exc, SegmentSettings, raw, prefix=("segments",)) from None
+    return validate_section(SegmentSettings, raw or {}, prefix=("segments",))
