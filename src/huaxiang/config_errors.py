@@ -35,7 +35,6 @@ huaxiang.yaml has 1 problem:
 from __future__ import annotations
 
 import difflib
-import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -106,8 +105,7 @@ def model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``, ``dict[str, X]``)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, list, tuple, dict, typing.Annotated) or origin is not None:
+    if typing.get_origin(annotation) is not None:  # X | None, list[X], dict[str, X], Annotated[X, ...]
         for arg in typing.get_args(annotation):
             found = model_of(arg)
             if found is not None:
