@@ -18,9 +18,12 @@
         - id: gen_z
           enabled: false            # switch a built-in off
 
-Every problem (a missing key, an unknown key, a rule that does not parse or names an unknown
-feature) is collected and raised at once as :class:`~huaxiang.errors.ConfigError`, each naming the
-key and the fix.
+A bare list under ``tags:`` is short for ``define:`` with the built-ins kept. The keys are checked
+when huaxiang.yaml is loaded (:class:`TagSettings`, :class:`TagEntry`); what a new tag lacks and
+whether its rule parses (:mod:`huaxiang.tags.rules`) are checked by :func:`resolve_tag_specs`,
+which :func:`huaxiang.config.parse_config` also calls. Every problem (a missing key, an unknown
+key, a rule that does not parse or names an unknown feature) is collected and raised at once as
+:class:`~huaxiang.errors.ConfigError`, each naming the key and the fix.
 
 Examples
 --------
