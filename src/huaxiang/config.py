@@ -2,13 +2,16 @@
 
 A workspace file declares where data comes from (``sources``), how each source
 maps onto a canonical table (``columns``), which rows to reject
-(``quarantine_if``) and the engine to run on. Later stages read their own
-sections (``identity``, ``features``, ``tags``, ``segments``, ``models``,
-``privacy``); those are kept as plain mappings here and validated by the stage
-that owns them.
+(``quarantine_if``) and the engine to run on. Every other section is a strict
+model too, checked when the file is loaded, before the first stage runs: the
+stages' own (``identity``, ``features``, ``tags``, ``segments``, ``models``,
+each defined beside the stage that reads it) and ``clean``, ``service``,
+``journal`` and ``privacy``, defined here.
 
 Every validation problem in the file is collected and raised at once as a
-:class:`~huaxiang.errors.ConfigError` naming the file, the key and the fix.
+:class:`~huaxiang.errors.ConfigError` naming the file, the key path, what is
+wrong, the fix and, for a misspelt key, the closest valid one
+(:mod:`huaxiang.config_errors` words them).
 
 Examples
 --------
@@ -25,159 +28,34 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from huaxiang.config_errors import describe_errors, model_of, problems_error, recheck_without
 from huaxiang.errors import ConfigError
-from huaxiang.schema import CANONICAL, ENUMS, MAPPABLE_TABLES, ORDER_LINE_COLUMNS
+from huaxiang.features.settings import FeatureSettings
+from huaxiang.identity.settings import IdentitySettings
+from huaxiang.models.settings import ModelSettings
+from huaxiang.schema import CUSTOMERS_RAW
+from huaxiang.segments.settings import SegmentSettings
+from huaxiang.sources import (  # noqa: F401  (re-exported: ingest reads them here today)
+    ColumnMap,
+    Normalizer,
+    QuarantineRule,
+    SourceFormat,
+    SourceSpec,
+    target_columns,
+)
+from huaxiang.tags.specs import TagSettings, resolve_tag_specs
 
 CONFIG_FILE = "huaxiang.yaml"
 
-SourceFormat = Literal["csv", "tsv", "whitespace", "parquet", "jsonl", "xlsx", "sql"]
-Normalizer = Literal["phone", "email", "name", "gender", "region", "city", "amount", "bool"]
-
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnMap(_Strict):
-    """How one canonical column is produced from a source row.
-
-    Exactly one of ``column`` (take a source column), ``value`` (a constant)
-    or ``expr`` (a SQL expression over source columns, DuckDB dialect; it is
-    parsed and translated for Spark, never evaluated in Python) is given.
-    Then, in order: ``map`` replaces values (``{支付宝: alipay}``, unmatched
-    values stay or become ``default``), ``format`` parses dates/timestamps
-    (strftime codes, e.g. ``"%Y%m%d"``), ``unit`` reads epoch numbers
-    (``s``/``ms``), ``normalize`` applies a cleaning normaliser.
-    """
-
-    column: str | None = None
-    value: str | int | float | bool | None = None
-    expr: str | None = None
-    format: str | None = None
-    unit: Literal["s", "ms"] | None = None
-    map: dict[str, str] | None = None
-    default: str | None = None
-    normalize: Normalizer | None = None
-
-    @model_validator(mode="after")
-    def _one_origin(self) -> ColumnMap:
-        given = [k for k in ("column", "value", "expr") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of 'column' (a source column), 'value' (a constant) or 'expr' "
-                f"(a SQL expression); got {given or 'none'}"
-            )
-        if self.format is not None and self.unit is not None:
-            raise ValueError("'format' (text dates) and 'unit' (epoch numbers) exclude each other")
-        return self
-
-
-class QuarantineRule(_Strict):
-    """Reject rows matching a SQL condition (DuckDB dialect) with a reason.
-
-    >>> QuarantineRule(when="CustomerID IS NULL", reason="guest line").reason
-    'guest line'
-    """
-
-    when: str
-    reason: str
-
-
-class SourceSpec(_Strict):
-    """One input: a file (or folder/glob of files) or a database table/query.
-
-    ``system`` names the system of record the rows come from (default: the
-    source's name). It fills the canonical ``source`` column, so several
-    sources of one system (its orders file and its order-lines file, say)
-    share keys and customer ids. Reports and the quarantine use ``name``.
-    """
-
-    @property
-    def system_name(self) -> str:
-        """The value of the canonical ``source`` column for this source's rows."""
-        return self.system or self.name
-
-    name: str
-    table: str
-    format: SourceFormat
-    system: str | None = None
-    path: str | None = None
-    url: str | None = None
-    query: str | None = None
-    db_table: str | None = None
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-    header: bool = True
-    sheet: str | None = None
-    skip_rows: int = 0
-    null_values: tuple[str, ...] = ("",)
-    columns: dict[str, ColumnMap]
-    quarantine_if: tuple[QuarantineRule, ...] = ()
-    dedupe_exact: bool = True
-    description: str = ""
-
-    @field_validator("columns", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({"column": v} if isinstance(v, str) else v) for k, v in value.items()}
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
-            raise ValueError(f"source name {value!r} must be letters, digits and _ and start with a letter")
-        return value
-
-    @field_validator("table")
-    @classmethod
-    def _known_table(cls, value: str) -> str:
-        if value not in MAPPABLE_TABLES:
-            raise ValueError(f"unknown table {value!r}; use one of {', '.join(MAPPABLE_TABLES)}")
-        return value
-
-    @model_validator(mode="after")
-    def _check(self) -> SourceSpec:
-        if self.system is not None and not _NAME_RE.match(self.system):
-            raise ValueError(f"system {self.system!r} must be letters, digits and _ and start with a letter")
-        if self.format == "sql":
-            if not self.url:
-                raise ValueError("a 'sql' source needs 'url' (e.g. postgresql://user@host/db)")
-            if bool(self.query) == bool(self.db_table):
-                raise ValueError("a 'sql' source needs exactly one of 'query' or 'db_table'")
-        elif not self.path:
-            raise ValueError(f"a '{self.format}' source needs 'path' (a file, folder or glob)")
-        known = target_columns(self.table)
-        unknown = sorted(set(self.columns) - set(known) - {"source", "source_row"})
-        if unknown:
-            raise ValueError(
-                f"columns {unknown} are not columns of {self.table}; valid: {', '.join(known)}"
-            )
-        for col, cmap in self.columns.items():
-            if cmap.map and col in ENUMS:
-                bad = sorted(set(cmap.map.values()) - set(ENUMS[col]))
-                if bad:
-                    raise ValueError(
-                        f"columns.{col}.map maps to {bad}, which are not valid {col} values; "
-                        f"valid: {', '.join(ENUMS[col])}"
-                    )
-        return self
-
-
-def target_columns(table: str) -> dict[str, str]:
-    """Column name -> type of a mappable table (``order_lines`` included)."""
-    if table == "order_lines":
-        return dict(ORDER_LINE_COLUMNS)
-    return dict(CANONICAL[table].columns)
 
 
 class EngineSettings(_Strict):
@@ -195,8 +73,105 @@ class EngineSettings(_Strict):
     memory_limit: str | None = None
 
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as a whole number and a unit: ``30s``, ``15m``, ``1h``, ``1d``.
+
+    >>> parse_duration("15m"), parse_duration("1d").total_seconds()
+    (datetime.timedelta(seconds=900), 86400.0)
+    >>> parse_duration("1 hour")
+    Traceback (most recent call last):
+    ...
+    ValueError: '1 hour' is not a duration; write a whole number and s, m, h or d, e.g. 30s, 15m, 1h, 1d
+    """
+    match = _DURATION_RE.match(str(text))
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration; write a whole number and s, m, h or d, "
+                         "e.g. 30s, 15m, 1h, 1d")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class CleanSettings(_Strict):
+    """The ``clean:`` section: canonical columns the clean stage leaves as ingested."""
+
+    skip_columns: list[str] = Field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read the section like the mapping it was before it was typed (``clean.get("skip_columns")``)."""
+        return getattr(self, key, default)
+
+
+class ServiceSettings(_Strict):
+    """The ``service:`` section: where the HTTP service listens and how often it rebuilds.
+
+    >>> ServiceSettings(refresh_every="15m").refresh_interval.total_seconds()
+    900.0
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    refresh_every: str = "1h"
+    #: The ``source`` of the events and persons the service collects.
+    source: str = "app"
+
+    @field_validator("refresh_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def refresh_interval(self) -> timedelta:
+        """``refresh_every`` as a :class:`~datetime.timedelta`."""
+        return parse_duration(self.refresh_every)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read the section like the mapping it was before it was typed (``service.get("port")``)."""
+        return getattr(self, key, default)
+
+
+class JournalSettings(_Strict):
+    """The ``journal:`` section: where collected events are journaled before they are built.
+
+    ``sqlite`` keeps the journal in a file of the workspace (``path``; default chosen by the
+    service); ``nats`` appends to the JetStream ``stream`` at ``url``.
+    """
+
+    kind: Literal["sqlite", "nats"] = "sqlite"
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = "huaxiang"
+    path: str | None = None
+
+
+#: Canonical columns that identify a person directly: names, contacts, birth dates, addresses,
+#: and the card, device and WeChat ids a person carries.
+PII_COLUMNS: tuple[str, ...] = ("name", "phone", "email", "birth_date", "address", "member_card", "device_id",
+                                "wechat_openid", "wechat_unionid")
+
+
+class PrivacySettings(_Strict):
+    """The ``privacy:`` section: which ``customers_raw`` columns are personal data.
+
+    >>> PrivacySettings().pii_columns[:3]
+    ['name', 'phone', 'email']
+    """
+
+    pii_columns: list[str] = Field(default_factory=lambda: list(PII_COLUMNS))
+
+    @field_validator("pii_columns")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CUSTOMERS_RAW.columns))
+        if unknown:
+            raise ValueError(f"{unknown} are not columns of customers_raw; valid: {', '.join(CUSTOMERS_RAW.columns)}")
+        return value
+
+
 class WorkspaceConfig(BaseModel):
-    """The whole ``huaxiang.yaml``."""
+    """The whole ``huaxiang.yaml``: every section a strict model, so a misspelt key fails at load."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -206,16 +181,26 @@ class WorkspaceConfig(BaseModel):
     data_dir: str | None = None
     timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    country: str | None = "CN"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sources: list[SourceSpec] = Field(default_factory=list)
-    clean: dict[str, Any] = Field(default_factory=dict)
-    identity: dict[str, Any] = Field(default_factory=dict)
-    features: dict[str, Any] = Field(default_factory=dict)
-    tags: dict[str, Any] = Field(default_factory=dict)
-    segments: dict[str, Any] = Field(default_factory=dict)
-    models: dict[str, Any] = Field(default_factory=dict)
-    privacy: dict[str, Any] = Field(default_factory=dict)
-    service: dict[str, Any] = Field(default_factory=dict)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 code; write two capital letters such as "
+                             "CN, US or DE, or null for no festival calendar")
+        return value
 
     @model_validator(mode="after")
     def _unique_sources(self) -> WorkspaceConfig:
@@ -236,28 +221,10 @@ class WorkspaceConfig(BaseModel):
         )
 
 
-def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
-    parts: list[str] = []
-    node: Any = raw
-    for item in loc:
-        if isinstance(item, int):
-            label = ""
-            if isinstance(node, list) and 0 <= item < len(node) and isinstance(node[item], dict):
-                label = f" ({node[item].get('name')})" if node[item].get("name") else ""
-            parts.append(f"[{item}]{label}")
-            node = node[item] if isinstance(node, list) and 0 <= item < len(node) else None
-        else:
-            if item in ("function-after", "function-before") or str(item).startswith(("str", "int", "float")):
-                continue
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
-
-
 def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
-    """Validate a mapping as a :class:`WorkspaceConfig`.
+    """Validate a mapping as a :class:`WorkspaceConfig`: every section, and every tag's rule.
 
-    All problems are reported together, each as ``origin: key: message``.
+    All problems are reported together, one line each (see :mod:`huaxiang.config_errors`).
 
     >>> parse_config({"sources": [{"name": "x", "table": "nope", "format": "csv", "path": "a.csv",
     ...                            "columns": {}}]})
@@ -265,25 +232,35 @@ def parse_config(raw: Any, *, origin: str = CONFIG_FILE) -> WorkspaceConfig:
     ...
     huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
       - sources[0] (x).table: unknown table 'nope'; use one of customers_raw, products, orders, order_items, events, interactions, order_lines
+    >>> parse_config({"models": {"churn": {"horizon_dayz": 30}}})
+    Traceback (most recent call last):
+    ...
+    huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+      - models.churn.horizon_dayz: unknown key; remove it or check its spelling (did you mean horizon_days? valid keys: enabled, horizon_days, min_buyers, n_folds, btyd_sample, min_gain, random_state)
     """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, sources: …)")
     try:
-        return WorkspaceConfig.model_validate(raw)
+        config = WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
+        # ``tags: [...]`` is short for ``tags: {define: [...]}``: label its entries the same way
+        labels = {**raw, "tags": {"define": raw["tags"]}} if isinstance(raw.get("tags"), list) else raw
+        problems = describe_errors(exc, WorkspaceConfig, labels)
+        bad: dict[str, set[Any]] = {}
         for err in exc.errors():
-            where = _format_location(tuple(err["loc"]), raw)
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key; remove it or check its spelling"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            lines.append(f"  - {where}: {msg}")
-        n = len(lines)
-        raise ConfigError(f"{origin} has {n} problem{'s' if n != 1 else ''}:\n" + "\n".join(lines)) from None
+            if len(err["loc"]) >= 2 and isinstance(err["loc"][0], str):
+                bad.setdefault(err["loc"][0], set()).add(err["loc"][1])
+        for section, keys in bad.items():
+            model = model_of(WorkspaceConfig.model_fields[section].annotation)
+            if model is not None:
+                more = recheck_without(model, raw.get(section), keys, prefix=(section,))
+                problems += [p for p in more if p not in problems]
+        raise problems_error(problems, origin=origin) from None
+    # what a new tag lacks, and whether its rule parses, is known once merged over the built-ins
+    resolve_tag_specs(config.tags, origin=origin)
+    return config
 
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -587,3 +587,18 @@ def test_generates_100k_customers_quickly(tmp_path: Path) -> None:
     summary = generate_shop(tmp_path, n_customers=100_000, seed=1)
     assert summary.rows["ground_truth/persons.csv"] == 100_000
     assert summary.seconds < 120  # ~10 s on an idle 2-core machine
+
+
+def test_named_codes_follow_the_vocabulary() -> None:
+    """The names that replaced the generator's bare codes point at the labels they stand for."""
+    from huaxiang.datasets._crm import GENDER_LABELS, LEVEL_ORDERS
+    from huaxiang.datasets._events import Event
+    from huaxiang.datasets._vocab import EVENTS, LEVELS
+
+    labels = {Event.PAGE_VIEWED: "Page Viewed", Event.PRODUCTS_SEARCHED: "Products Searched",
+              Event.PRODUCT_VIEWED: "Product Viewed", Event.PRODUCT_ADDED: "Product Added",
+              Event.ADDED_TO_WISHLIST: "Product Added to Wishlist", Event.CHECKOUT_STARTED: "Checkout Started",
+              Event.ORDER_COMPLETED: "Order Completed", Event.PAYMENT_COMPLETED: "Payment Completed",
+              Event.RETURN_REQUESTED: "Return Requested"}
+    assert {e: EVENTS[e] for e in Event} == labels and len(Event) == len(EVENTS)
+    assert GENDER_LABELS[:2] == ("男", "女") and len(LEVEL_ORDERS) == len(LEVELS) - 1

@@ -16,17 +16,17 @@ from huaxiang.features.settings import DEFAULT_FESTIVALS, SPRING_FESTIVAL_DAYS, 
 
 
 def test_errors_name_key_and_fix() -> None:
-    with pytest.raises(ConfigError, match=r"features\.paydays\.1: .*less than or equal to 28 \(fix: use a day"):
+    with pytest.raises(ConfigError, match=r"features\.paydays\[1\]: .*less than or equal to 28 \(fix: use a day"):
         parse_settings({"paydays": [10, 31]})
     with pytest.raises(ConfigError, match=r"features\.funnel_steps: unknown event types \['buy'\]"):
         parse_settings({"funnel_steps": ["product_view", "buy"]})
-    with pytest.raises(ConfigError, match=r"features\.festivals\.0: 双11: start and end must both be MM-DD"):
+    with pytest.raises(ConfigError, match=r"features\.festivals\[0\] \(双11\): 双11: start and end must both be MM-DD"):
         parse_settings({"festivals": [{"name": "双11", "start": "11-01", "end": "2024-11-11"}]})
     with pytest.raises(ConfigError, match=r"features\.lifecycle: sleeping_days \(400\) must be below lost_days"):
         parse_settings({"lifecycle": {"sleeping_days": 400}})
     # all problems at once
-    with pytest.raises(ConfigError, match=r"features\.payday_window.*; features\.night_hours.*; features\.colour: "
-                                          r"Extra inputs.*valid keys: as_of, paydays"):
+    with pytest.raises(ConfigError, match=r"has 3 problems:\n  - features\.payday_window.*\n  - features\.night_hours.*\n"
+                                          r"  - features\.colour: unknown key.*valid keys: as_of, paydays"):
         parse_settings({"night_hours": [25, 2], "payday_window": 0, "colour": "red"})
 
 

@@ -25,18 +25,18 @@ def test_defaults() -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"clusterz": {}}, r"segments\.clusterz: Extra inputs are not permitted \(fix: remove it or check its "
-                       r"spelling; valid keys: rfm, rfm_map, cells, clusters, personas\)"),
+    ({"clusterz": {}}, r"segments\.clusterz: unknown key; remove it or check its spelling \(did you mean clusters\? "
+                       r"valid keys: rfm, rfm_map, cells, clusters, personas\)"),
     ({"cells": {"split": "mode"}}, r"segments\.cells\.split: Input should be 'mean' or 'median' \(fix: give cells"),
     ({"clusters": {"k": 1}}, r"segments\.clusters\.k: k must be auto or at least 2, got 1 \(fix: see the clusters keys"),
     ({"rfm_map": [{"id": "a", "name_zh": "甲", "name_en": "A", "f": [5, 4]}]},
-     r"segments\.rfm_map\.0\.f: low score 5 is above high score 4"),
+     r"segments\.rfm_map\[0\] \(a\)\.f: low score 5 is above high score 4"),
     ({"rfm_map": [{"id": "a", "name_zh": "甲", "name_en": "A"}, {"id": "a", "name_zh": "乙", "name_en": "B"}]},
      r"segments\.rfm_map: segment ids listed twice: a"),
     ({"rfm_map": [{"id": "others", "name_zh": "甲", "name_en": "A"}]}, r"others is reserved"),
-    ({"rfm_map": [{"id": "a", "name_zh": "甲"}]}, r"segments\.rfm_map\.0\.name_en: Field required"),
+    ({"rfm_map": [{"id": "a", "name_zh": "甲"}]}, r"segments\.rfm_map\[0\] \(a\)\.name_en: required key is missing; add it"),
     ({"rfm_map": [{"id": "a", "name_zh": "甲", "name_en": "A", "m": [0, 2]}, ]},
-     r"segments\.rfm_map\.0\.m: scores run from 1 to 5, got \[0, 2\] \(fix: give a score or \[low, high\]"),
+     r"segments\.rfm_map\[0\] \(a\)\.m: scores run from 1 to 5, got \[0, 2\] \(fix: give a score or \[low, high\]"),
 ])
 def test_errors_name_key_and_fix(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

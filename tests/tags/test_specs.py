@@ -95,7 +95,7 @@ def test_all_problems_are_reported_at_once_with_key_and_fix() -> None:
     with pytest.raises(ConfigError) as info:
         resolve_tag_specs(raw)
     msg = str(info.value)
-    assert msg.startswith("huaxiang.yaml has 8 problems in tags:\n")
+    assert msg.startswith("huaxiang.yaml has 8 problems:\n")
     assert "  - tags.colour: unknown key; remove it or check its spelling" in msg
     assert ("  - tags.define[0] (vip).name_en: required key is missing; add it "
             "(a new tag needs id, name_zh, name_en and rule)") in msg
@@ -103,7 +103,8 @@ def test_all_problems_are_reported_at_once_with_key_and_fix() -> None:
     assert "use lower-case letters, digits and _ starting with a letter" in msg
     assert "  - tags.define[2] (night_owl).rule: unknown feature 'share_nite_orders' at character 1:" in msg
     assert "did you mean 'share_night_orders'?" in msg
-    assert "  - tags.define[3] (vip2).prio: unknown key; remove it or check its spelling (keys: id, " in msg
+    assert ("  - tags.define[3] (vip2).prio: unknown key; remove it or check its spelling (did you mean priority? "
+            "valid keys: id, ") in msg
     assert "  - tags.define[4] (vip).id: 'vip' is defined twice; merge the two entries" in msg
     assert "  - tags.define[5].id: required key is missing; give the tag an id, e.g. id: vip" in msg
     assert "  - tags.define[6]: each tag is a mapping with id, name_zh, name_en and rule" in msg

@@ -26,18 +26,19 @@ Examples
 >>> parse_settings({"paydays": [31]})
 Traceback (most recent call last):
 ...
-huaxiang.errors.ConfigError: huaxiang.yaml: features.paydays.0: Input should be less than or equal to 28 (fix: use a day of the month from 1 to 28)
+huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+  - features.paydays[0]: Input should be less than or equal to 28 (fix: use a day of the month from 1 to 28)
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from huaxiang.errors import ConfigError
+from huaxiang.config_errors import validate_section
 from huaxiang.schema import ENUMS
 
 #: Lunar New Year's Day (春节) 2017–2027.
@@ -57,18 +58,6 @@ DEFAULT_FUNNEL: dict[str, str] = {
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-_FIXES = {
-    "paydays": "use a day of the month from 1 to 28",
-    "payday_window": "use a number of days from 1 to 15",
-    "night_hours": "give [start, end) hours from 0 to 23, e.g. [22, 2]",
-    "high_price_percentile": "use a share between 0 and 1, e.g. 0.75",
-    "festivals": 'give a list of {name, start, end} with "MM-DD" (every year) or "YYYY-MM-DD" dates',
-    "lifecycle": "give whole days with new_days < sleeping_days < lost_days",
-    "funnel_steps": f"list event types in order ({', '.join(ENUMS['event_type'])})",
-    "as_of": "give a date like 2024-07-01",
-}
-
 
 class Festival(BaseModel):
     """A shopping festival: ``start``/``end`` (inclusive) as ``MM-DD`` (every year) or ``YYYY-MM-DD``."""
@@ -143,6 +132,17 @@ class FeatureSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    FIXES: ClassVar[dict[str, str]] = {
+        "paydays": "use a day of the month from 1 to 28",
+        "payday_window": "use a number of days from 1 to 15",
+        "night_hours": "give [start, end) hours from 0 to 23, e.g. [22, 2]",
+        "high_price_percentile": "use a share between 0 and 1, e.g. 0.75",
+        "festivals": 'give a list of {name, start, end} with "MM-DD" (every year) or "YYYY-MM-DD" dates',
+        "lifecycle": "give whole days with new_days < sleeping_days < lost_days",
+        "funnel_steps": f"list event types in order ({', '.join(ENUMS['event_type'])})",
+        "as_of": "give a date like 2024-07-01",
+    }
+
     as_of: datetime | None = None
     paydays: list[Annotated[int, Field(ge=1, le=28)]] = Field(default_factory=lambda: [10], min_length=1)
     payday_window: int = Field(default=5, ge=1, le=15)
@@ -199,16 +199,4 @@ def parse_settings(raw: dict[str, Any] | FeatureSettings | None) -> FeatureSetti
     """
     if isinstance(raw, FeatureSettings):
         return raw
-    try:
-        return FeatureSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            if e["type"] == "extra_forbidden":
-                fix = f"remove it; valid keys: {', '.join(FeatureSettings.model_fields)}"
-            else:
-                fix = _FIXES.get(str(e["loc"][0]), "see the features section of the documentation")
-            msg = str(e["msg"]).removeprefix("Value error, ")
-            problems.append(f"features.{loc}: {msg} (fix: {fix})")
-        raise ConfigError("huaxiang.yaml: " + "; ".join(problems)) from None
+    return validate_section(FeatureSettings, raw or {}, prefix=("features",))

@@ -22,9 +22,10 @@ Examples
 >>> s = parse_settings({"hub_threshold": 5})
 >>> s.hub_threshold, s.limits()["user_id"], s.limits()["phone"]
 (5, 1, 3)
->>> parse_settings({"hub_treshold": 5})
+>>> parse_settings({"hub_treshold": 5})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-huaxiang.errors.ConfigError: huaxiang.yaml: identity.hub_treshold: Extra inputs are not permitted (check the spelling; valid keys: ...)
+huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+  - identity.hub_treshold: unknown key; remove it or check its spelling (did you mean hub_threshold? valid keys: ...)
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from huaxiang.config_errors import ConfigProblems, validate_section
 from huaxiang.errors import ConfigError
 
 #: Identifier columns read from ``customers_raw`` when present.
@@ -91,31 +93,32 @@ class IdentitySettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> IdentitySettings:
-        problems = []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         extra = set(self.source_keys.values())
+        known = sorted(KNOWN_TYPES)
         for key in ("identifiers", "attach_only", "unique_per_person"):
             bad = sorted(set(getattr(self, key)) - KNOWN_TYPES - extra)
             if bad:
-                problems.append(f"identity.{key}: unknown identifier types {bad}; valid: {sorted(KNOWN_TYPES)}")
+                problems.append(((key,), f"unknown identifier types {bad}; valid: {known}"))
         bad = sorted(set(self.max_values) - KNOWN_TYPES - extra)
         if bad:
-            problems.append(f"identity.max_values: unknown identifier types {bad}; valid: {sorted(KNOWN_TYPES)}")
+            problems.append((("max_values",), f"unknown identifier types {bad}; valid: {known}"))
         low = {k: v for k, v in self.max_values.items() if v < 1}
         if low:
-            problems.append(f"identity.max_values: {low}: a limit is at least 1")
+            problems.append((("max_values",), f"{low}: a limit is at least 1"))
         bad = sorted(set(self.survivorship) - set(GOLDEN_ATTRIBUTES))
         if bad:
-            problems.append(f"identity.survivorship: unknown attributes {bad}; valid: {list(GOLDEN_ATTRIBUTES)}")
+            problems.append((("survivorship",), f"unknown attributes {bad}; valid: {list(GOLDEN_ATTRIBUTES)}"))
         bad = sorted(set(self.probabilistic.fields) - set(MATCH_FIELDS))
         if bad:
-            problems.append(f"identity.probabilistic.fields: unknown fields {bad}; valid: {list(MATCH_FIELDS)}")
+            problems.append((("probabilistic", "fields"), f"unknown fields {bad}; valid: {list(MATCH_FIELDS)}"))
         for rule in self.probabilistic.blocking:
             bad = sorted(set(rule) - set(self.probabilistic.fields))
             if bad:
-                problems.append(f"identity.probabilistic.blocking: {bad} are not compared fields; "
-                                f"add them to identity.probabilistic.fields")
+                problems.append((("probabilistic", "blocking"), f"{bad} are not compared fields; "
+                                 "add them to identity.probabilistic.fields"))
         if problems:
-            raise ValueError("\n".join(problems))
+            raise ConfigProblems(problems)
         return self
 
     def limits(self) -> dict[str, int]:
@@ -135,32 +138,15 @@ DEFAULT_SURVIVORSHIP: dict[str, str] = {
 }
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            valid = sorted(IdentitySettings.model_fields if len(e["loc"]) == 1 else ProbabilisticSettings.model_fields)
-            msg += f" (check the spelling; valid keys: {', '.join(valid)})"
-        problems += msg.split("\n") if msg.startswith("identity.") else [f"identity.{loc}: {msg}" if loc else msg]
-    return problems
+def parse_settings(raw: dict[str, Any] | IdentitySettings | None) -> IdentitySettings:
+    """Validate the ``identity:`` section; every problem is reported at once with its key and fix.
 
-
-def parse_settings(raw: dict[str, Any]) -> IdentitySettings:
-    """Validate the ``identity:`` section; every problem is reported at once with its key and fix."""
-    try:
-        return IdentitySettings.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = _problems(exc)
-        # field errors stop pydantic before the cross-field checks: run those on the valid keys too
-        valid = {k: v for k, v in (raw or {}).items() if not any(
-            e["loc"] and e["loc"][0] == k for e in exc.errors())}
-        try:
-            IdentitySettings.model_validate(valid)
-        except ValidationError as more:
-            problems += [p for p in _problems(more) if p not in problems]
-        raise ConfigError("huaxiang.yaml: " + "; ".join(problems)) from None
+    ``huaxiang.config.load_config`` already validates the section; a stage given the validated
+    :class:`IdentitySettings` gets it back unchanged.
+    """
+    if isinstance(raw, IdentitySettings):
+        return raw
+    return validate_section(IdentitySettings, raw or {}, prefix=("identity",))
 
 
 class Overrides(BaseModel):
@@ -181,9 +167,10 @@ def load_overrides(workspace_dir: Path) -> Overrides:
     if not file.exists():
         return Overrides()
     try:
-        return Overrides.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{file}: not a valid overrides file ({exc}); fix or delete it") from None
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML ({exc}); fix or delete it") from None
+    return validate_section(Overrides, raw, origin=str(file))
 
 
 def save_overrides(workspace_dir: Path, overrides: Overrides) -> Path:

@@ -8,16 +8,18 @@ Every key is optional; every problem is reported at once with its key and fix.
 >>> parse_settings({"churn": {"horizon_dayz": 60}})
 Traceback (most recent call last):
 ...
-huaxiang.errors.ConfigError: huaxiang.yaml: models.churn.horizon_dayz: Extra inputs are not permitted (fix: remove it; valid keys: enabled, horizon_days, min_buyers, n_folds, btyd_sample, min_gain, random_state)
+huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+  - models.churn.horizon_dayz: unknown key; remove it or check its spelling (did you mean horizon_days? valid keys: enabled, horizon_days, min_buyers, n_folds, btyd_sample, min_gain, random_state)
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from huaxiang.config_errors import validate_section
 from huaxiang.errors import ConfigError
 
 __all__ = ["AnomalySettings", "ChurnSettings", "ClvSettings", "ModelSettings", "NextPurchaseSettings",
@@ -31,6 +33,8 @@ class _Strict(BaseModel):
 class ChurnSettings(_Strict):
     """``models.churn``: the churn label window and the model's knobs."""
 
+    FIXES: ClassVar[dict[str, str]] = {"horizon_days": "a whole number of days between 7 and 730, e.g. 90"}
+
     enabled: bool = True
     horizon_days: int = Field(default=90, ge=7, le=730, description="churned = no purchase in this many days")
     min_buyers: int = Field(default=50, ge=10, description="fewer buyers in a training window: skip churn")
@@ -42,6 +46,9 @@ class ChurnSettings(_Strict):
 
 class ClvSettings(_Strict):
     """``models.clv``: BG/NBD + Gamma-Gamma customer lifetime value."""
+
+    FIXES: ClassVar[dict[str, str]] = {"horizon_months": "a whole number of months between 1 and 120, e.g. 12",
+                                       "discount_rate_monthly": "a monthly rate in [0, 1), e.g. 0.01"}
 
     enabled: bool = True
     horizon_months: int = Field(default=12, ge=1, le=120)
@@ -76,6 +83,8 @@ class RecommendSettings(_Strict):
 class ModelSettings(_Strict):
     """The ``models:`` section."""
 
+    FIXES: ClassVar[dict[str, str]] = {"as_of": "an ISO date such as 2025-12-31"}
+
     as_of: datetime | None = None
     save: bool = True
     churn: ChurnSettings = Field(default_factory=ChurnSettings)
@@ -85,44 +94,15 @@ class ModelSettings(_Strict):
     recommend: RecommendSettings = Field(default_factory=RecommendSettings)
 
 
-_FIXES = {
-    "horizon_days": "a whole number of days between 7 and 730, e.g. 90",
-    "horizon_months": "a whole number of months between 1 and 120, e.g. 12",
-    "discount_rate_monthly": "a monthly rate in [0, 1), e.g. 0.01",
-    "as_of": "an ISO date such as 2025-12-31",
-}
-
-
-def _model_for(loc: tuple[Any, ...]) -> type[BaseModel]:
-    model: type[BaseModel] = ModelSettings
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None) if field else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
-            break
-    return model
-
-
 def parse_settings(raw: dict[str, Any] | ModelSettings | None) -> ModelSettings:
-    """Validate the ``models:`` section; raise :class:`ConfigError` naming each bad key and its fix."""
+    """Validate the ``models:`` section; raise :class:`ConfigError` naming each bad key and its fix.
+
+    ``huaxiang.config.load_config`` already validates the section; a stage given the validated
+    :class:`ModelSettings` gets it back unchanged.
+    """
     if isinstance(raw, ModelSettings):
         return raw
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"huaxiang.yaml: models: expected a mapping, got {type(raw).__name__} "
                           "(fix: write keys such as churn:, clv:, anomaly: under models:)")
-    try:
-        return ModelSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = tuple(e["loc"])
-            where = ".".join(str(p) for p in loc)
-            if e["type"] == "extra_forbidden":
-                fix = f"remove it; valid keys: {', '.join(_model_for(loc).model_fields)}"
-            else:
-                fix = _FIXES.get(str(loc[-1]), "see the models section of the documentation")
-            msg = str(e["msg"]).removeprefix("Value error, ")
-            problems.append(f"models.{where}: {msg} (fix: {fix})")
-        raise ConfigError("huaxiang.yaml: " + "; ".join(problems)) from None
+    return validate_section(ModelSettings, raw or {}, prefix=("models",))

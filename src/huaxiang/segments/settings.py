@@ -41,16 +41,17 @@ Examples
 >>> parse_settings({"rfm_map": [{"id": "x", "name_zh": "x", "name_en": "X", "r": [4, 9]}]})
 Traceback (most recent call last):
 ...
-huaxiang.errors.ConfigError: huaxiang.yaml: segments.rfm_map.0.r: scores run from 1 to 5, got [4, 9] (fix: give a score or [low, high] scores from 1 to rfm.bins, e.g. r: [4, 5])
+huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+  - segments.rfm_map[0] (x).r: scores run from 1 to 5, got [4, 9] (fix: give a score or [low, high] scores from 1 to rfm.bins, e.g. r: [4, 5])
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from huaxiang.errors import ConfigError
+from huaxiang.config_errors import ConfigProblems, validate_section
 
 #: Behaviour features K-means uses by default (those the features table lacks are left out).
 DEFAULT_CLUSTER_FEATURES: tuple[str, ...] = (
@@ -69,17 +70,6 @@ SKEWED_FEATURES: frozenset[str] = frozenset({
 _ID = r"^[a-z][a-z0-9_]*$"
 
 _SCORE_FIX = "give a score or [low, high] scores from 1 to rfm.bins, e.g. r: [4, 5]"
-_FIXES = {
-    "rfm": "give rfm: {bins: 5, recency: recency_days, frequency: orders_total, monetary: spend_total}",
-    "rfm_map": "give a list of {id, name_zh, name_en, r, f, m} with r/f/m a score or [low, high] scores from 1 "
-               "to rfm.bins, e.g. r: [4, 5]",
-    "cells": "give cells: {split: mean} or {split: median}",
-    "clusters": "see the clusters keys in the segments documentation (k: auto or a whole number >= 2, "
-                "k_min <= k_max, features: a list of numeric feature names)",
-    "personas": "give personas: {top_features: 5, min_effect: 0.3}",
-}
-
-
 class RfmColumns(BaseModel):
     """Which ``features`` columns give R, F and M, and how many quantile scores."""
 
@@ -95,6 +85,8 @@ class RfmRule(BaseModel):
     """One segment of the RFM map: inclusive R/F/M score ranges (a missing range matches any score)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    FIXES: ClassVar[dict[str, str]] = {"r": _SCORE_FIX, "f": _SCORE_FIX, "m": _SCORE_FIX}
 
     id: str = Field(pattern=_ID, max_length=64)
     name_zh: str = Field(min_length=1)
@@ -244,6 +236,16 @@ class SegmentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    FIXES: ClassVar[dict[str, str]] = {
+        "rfm": "give rfm: {bins: 5, recency: recency_days, frequency: orders_total, monetary: spend_total}",
+        "rfm_map": "give a list of {id, name_zh, name_en, r, f, m} with r/f/m a score or [low, high] scores from 1 "
+                   "to rfm.bins, e.g. r: [4, 5]",
+        "cells": "give cells: {split: mean} or {split: median}",
+        "clusters": "see the clusters keys in the segments documentation (k: auto or a whole number >= 2, "
+                    "k_min <= k_max, features: a list of numeric feature names)",
+        "personas": "give personas: {top_features: 5, min_effect: 0.3}",
+    }
+
     rfm: RfmColumns = Field(default_factory=RfmColumns)
     rfm_map: list[RfmRule] = Field(default_factory=lambda: list(DEFAULT_RFM_MAP), min_length=1)
     cells: CellSettings = Field(default_factory=CellSettings)
@@ -266,16 +268,16 @@ class SegmentSettings(BaseModel):
     def _within_bins(self) -> SegmentSettings:
         bins = self.rfm.bins
         if bins != 5 and "rfm_map" not in self.model_fields_set:
-            raise ValueError(f"rfm_map: the default map is written for 5 scores, rfm.bins is {bins} (fix: write an "
-                             f"rfm_map with scores from 1 to {bins}, or use rfm.bins: 5)")
-        problems = []
+            raise ConfigProblems([(("rfm_map",), f"the default map is written for 5 scores, rfm.bins is {bins} "
+                                   f"(fix: write an rfm_map with scores from 1 to {bins}, or use rfm.bins: 5)")])
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for i, rule in enumerate(self.rfm_map):
             for key in ("r", "f", "m"):
                 v = getattr(rule, key)
                 if v is not None and not (v[0] >= 1 and v[1] <= bins):
-                    problems.append(f"rfm_map.{i}.{key}: scores run from 1 to {bins}, got {list(v)}")
+                    problems.append((("rfm_map", i, key), f"scores run from 1 to {bins}, got {list(v)}"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
 
@@ -287,28 +289,9 @@ def parse_settings(raw: dict[str, Any] | SegmentSettings | None) -> SegmentSetti
     >>> parse_settings({"clusters": {"k_min": 6, "k_max": 4}})
     Traceback (most recent call last):
     ...
-    huaxiang.errors.ConfigError: huaxiang.yaml: segments.clusters: k_min (6) is above k_max (4) (fix: see the clusters keys in the segments documentation (k: auto or a whole number >= 2, k_min <= k_max, features: a list of numeric feature names))
+    huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
+      - segments.clusters: k_min (6) is above k_max (4) (fix: see the clusters keys in the segments documentation (k: auto or a whole number >= 2, k_min <= k_max, features: a list of numeric feature names))
     """
     if isinstance(raw, SegmentSettings):
         return raw
-    try:
-        return SegmentSettings.model_validate(raw or {})
-    except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            msg = str(e["msg"]).removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                fix = "remove it or check its spelling"
-                if len(e["loc"]) == 1:
-                    fix += f"; valid keys: {', '.join(SegmentSettings.model_fields)}"
-            elif not e["loc"]:  # the score ranges checked against rfm.bins
-                for part in msg.split("; "):
-                    where, _, what = part.partition(": ")
-                    fix = "" if "(fix: " in what else f" (fix: {_SCORE_FIX})"
-                    problems.append(f"segments.{where}: {what}{fix}")
-                continue
-            else:
-                fix = _FIXES.get(str(e["loc"][0]), "see the segments documentation")
-            problems.append(f"segments.{loc}: {msg} (fix: {fix})")
-        raise ConfigError("huaxiang.yaml: " + "; ".join(problems)) from None
+    return validate_section(SegmentSettings, raw or {}, prefix=("segments",))

@@ -18,9 +18,12 @@
         - id: gen_z
           enabled: false            # switch a built-in off
 
-Every problem (a missing key, an unknown key, a rule that does not parse or names an unknown
-feature) is collected and raised at once as :class:`~huaxiang.errors.ConfigError`, each naming the
-key and the fix.
+A bare list under ``tags:`` is short for ``define:`` with the built-ins kept. The keys are checked
+when huaxiang.yaml is loaded (:class:`TagSettings`, :class:`TagEntry`); what a new tag lacks and
+whether its rule parses (:mod:`huaxiang.tags.rules`) are checked by :func:`resolve_tag_specs`,
+which :func:`huaxiang.config.parse_config` also calls. Every problem (a missing key, an unknown
+key, a rule that does not parse or names an unknown feature) is collected and raised at once as
+:class:`~huaxiang.errors.ConfigError`, each naming the key and the fix.
 
 Examples
 --------
@@ -30,22 +33,25 @@ Examples
 >>> resolve_tag_specs({"define": [{"id": "vip", "name_zh": "至尊", "rule": "spend_365d >= 2e4"}]})
 Traceback (most recent call last):
 ...
-huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem in tags:
+huaxiang.errors.ConfigError: huaxiang.yaml has 1 problem:
   - tags.define[0] (vip).name_en: required key is missing; add it (a new tag needs id, name_zh, name_en and rule)
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from huaxiang.errors import ConfigError, RuleError
+from huaxiang.config_errors import describe_errors, problems_error
+from huaxiang.errors import RuleError
 from huaxiang.tags.library import BUILTIN_TAGS, FEATURE_NAMES
 from huaxiang.tags.rules import Rule, parse_rule
 
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+_ID_FIX = "use lower-case letters, digits and _ starting with a letter, e.g. high_value"
+_NEW_TAG = "a new tag needs id, name_zh, name_en and rule"
 
 
 class TagSpec(BaseModel):
@@ -62,6 +68,10 @@ class TagSpec(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    FIXES: ClassVar[dict[str, str]] = {
+        "id": _ID_FIX, "group": _ID_FIX, "name_zh": _NEW_TAG, "name_en": _NEW_TAG, "rule": _NEW_TAG,
+    }
 
     id: str = Field(pattern=_ID_PATTERN, max_length=64)
     name_zh: str = Field(min_length=1)
@@ -87,13 +97,57 @@ class TagSpec(BaseModel):
         return self.description_en if lang == "en" else self.description_zh
 
 
+class TagEntry(BaseModel):
+    """One entry of ``tags.define``: a new tag (id, names and rule required) or a change to a built-in
+    (only the keys given change). Keys are checked here; what a new tag lacks is checked when the
+    entries are merged over the built-ins (:func:`resolve_tag_specs`).
+
+    >>> TagEntry(id="night_owl", enabled=False).model_dump(exclude_unset=True)
+    {'id': 'night_owl', 'enabled': False}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    FIXES: ClassVar[dict[str, str]] = TagSpec.FIXES
+
+    id: str = Field(pattern=_ID_PATTERN, max_length=64)
+    name_zh: str | None = Field(default=None, min_length=1)
+    name_en: str | None = Field(default=None, min_length=1)
+    rule: str | None = Field(default=None, min_length=1)
+    description_zh: str | None = None
+    description_en: str | None = None
+    priority: int | None = None
+    group: str | None = Field(default=None, pattern=_ID_PATTERN)
+    category: str | None = None
+    enabled: bool | None = None
+
+
 class TagSettings(BaseModel):
-    """The ``tags:`` section: whether to start from the built-ins, and the workspace's own tags."""
+    """The ``tags:`` section: whether to start from the built-ins, and the workspace's own tags.
+
+    A bare list is short for ``{define: [...]}``.
+
+    >>> TagSettings.model_validate([{"id": "gen_z", "enabled": False}]).define[0].id
+    'gen_z'
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     builtin: bool = True
-    define: list[Any] = Field(default_factory=list)
+    define: list[TagEntry] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, value: Any) -> Any:
+        return {"define": value} if isinstance(value, list) else value
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The section as written: ``{"builtin": ..., "define": [only the keys each entry gives]}``."""
+        return {"builtin": self.builtin, "define": [e.model_dump(exclude_unset=True) for e in self.define]}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read the section like the mapping it was before it was typed (``tags.get("define", [])``)."""
+        return self.as_mapping().get(key, default)
 
 
 def builtin_specs() -> list[TagSpec]:
@@ -105,28 +159,16 @@ def builtin_specs() -> list[TagSpec]:
     return [TagSpec.model_validate(t) for t in BUILTIN_TAGS]
 
 
-def _fix(err: Mapping[str, Any], new_tag: bool) -> str:
-    kind, msg = err["type"], str(err["msg"]).removeprefix("Value error, ")
-    if kind == "missing":
-        extra = " (a new tag needs id, name_zh, name_en and rule)" if new_tag else ""
-        return f"required key is missing; add it{extra}"
-    if kind == "extra_forbidden":
-        allowed = ", ".join(TagSpec.model_fields)
-        return f"unknown key; remove it or check its spelling (keys: {allowed})"
-    if kind == "string_pattern_mismatch":
-        return f"{msg}; use lower-case letters, digits and _ starting with a letter, e.g. high_value"
-    return msg
-
-
-def resolve_tag_specs(raw: Mapping[str, Any] | None = None, *, columns: Collection[str] | None = None,
-                      origin: str = "huaxiang.yaml", include_disabled: bool = False) -> list[TagSpec]:
+def resolve_tag_specs(raw: Mapping[str, Any] | list[Any] | TagSettings | None = None, *,
+                      columns: Collection[str] | None = None, origin: str = "huaxiang.yaml",
+                      include_disabled: bool = False) -> list[TagSpec]:
     """The tags of a workspace: the built-ins (unless ``builtin: false``) with the ``define`` entries
     added or merged over them; disabled tags dropped unless ``include_disabled``.
 
     Parameters
     ----------
     raw
-        The ``tags:`` mapping of huaxiang.yaml (``WorkspaceConfig.tags``).
+        The ``tags:`` section of huaxiang.yaml (``WorkspaceConfig.tags``), validated or as read.
     columns
         Valid feature names for the rules (default: the contract's :data:`FEATURE_NAMES`).
     origin
@@ -148,16 +190,20 @@ def resolve_tag_specs(raw: Mapping[str, Any] | None = None, *, columns: Collecti
     """
     columns = FEATURE_NAMES if columns is None else columns
     problems: list[str] = []
-    given = dict(raw or {})
+    given: Any = raw.as_mapping() if isinstance(raw, TagSettings) else ({"define": raw} if isinstance(raw, list)
+                                                                        else dict(raw or {}))
+    settings = TagSettings(builtin=given.get("builtin", True) is not False)
+    define = given.get("define", [])
+    define = define if isinstance(define, list) else []
+    # keys are checked entry by entry below, where the built-in an entry changes is known
+    top = {k: v for k, v in given.items() if k != "define"}
     try:
-        settings = TagSettings.model_validate(given)
+        settings = TagSettings.model_validate(top)
     except ValidationError as exc:
-        for err in exc.errors():
-            where = "tags." + ".".join(str(p) for p in err["loc"])
-            problems.append(f"  - {where}: {_fix(err, False)}")
-        builtin, define = given.get("builtin", True), given.get("define", [])
-        settings = TagSettings(builtin=builtin if isinstance(builtin, bool) else True,
-                               define=define if isinstance(define, list) else [])
+        problems += describe_errors(exc, TagSettings, top, prefix=("tags",))
+    if "define" in given and not isinstance(given["define"], list):
+        problems.append("tags.define: expected a list of tags (fix: write one '- id: ...' entry per tag)")
+    root = {"tags": {"define": define}}
     merged: dict[str, dict[str, Any]] = {}
     builtin_ids: set[str] = set()
     if settings.builtin:
@@ -165,18 +211,18 @@ def resolve_tag_specs(raw: Mapping[str, Any] | None = None, *, columns: Collecti
             merged[t["id"]] = dict(t)
             builtin_ids.add(t["id"])
     seen: set[str] = set()
-    for i, entry in enumerate(settings.define):
+    for i, entry in enumerate(define):
         label = f"tags.define[{i}]"
         if not isinstance(entry, Mapping):
-            problems.append(f"  - {label}: each tag is a mapping with id, name_zh, name_en and rule")
+            problems.append(f"{label}: each tag is a mapping with id, name_zh, name_en and rule")
             continue
         tag_id = entry.get("id")
         if not isinstance(tag_id, str) or not tag_id:
-            problems.append(f"  - {label}.id: required key is missing; give the tag an id, e.g. id: vip")
+            problems.append(f"{label}.id: required key is missing; give the tag an id, e.g. id: vip")
             continue
         label += f" ({tag_id})"
         if tag_id in seen:
-            problems.append(f"  - {label}.id: {tag_id!r} is defined twice; merge the two entries")
+            problems.append(f"{label}.id: {tag_id!r} is defined twice; merge the two entries")
             continue
         seen.add(tag_id)
         base = merged.get(tag_id, {}) if tag_id in builtin_ids else {}
@@ -184,18 +230,15 @@ def resolve_tag_specs(raw: Mapping[str, Any] | None = None, *, columns: Collecti
         try:
             spec = TagSpec.model_validate(candidate)
         except ValidationError as exc:
-            for err in exc.errors():
-                key = ".".join(str(p) for p in err["loc"])
-                problems.append(f"  - {label}.{key}: {_fix(err, not base)}")
+            problems += describe_errors(exc, TagSpec, candidate, prefix=("tags", "define", i), root=root)
             continue
         try:
             spec.parsed(columns)
         except RuleError as exc:
-            problems.append(f"  - {label}.rule: " + str(exc).replace("\n", "\n    "))
+            problems.append(f"{label}.rule: " + str(exc).replace("\n", "\n    "))
             continue
         merged[tag_id] = spec.model_dump()
     if problems:
-        n = len(problems)
-        raise ConfigError(f"{origin} has {n} problem{'s' if n != 1 else ''} in tags:\n" + "\n".join(problems))
+        raise problems_error(problems, origin=origin)
     specs = [TagSpec.model_validate(v) for v in merged.values()]
     return [s for s in specs if include_disabled or s.enabled]
