@@ -56,6 +56,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from huaxiang.errors import ModelError, SchemaError
+from huaxiang.models.base import Estimator
 from huaxiang.models.clv import BetaGeoModel, ParetoNBDModel
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def _auc(y: NDArray[np.int64], score: NDArray[np.float64]) -> float:
     return float(roc_auc_score(y, score))
 
 
-class ChurnModel:
+class ChurnModel(Estimator):
     """Calibrated churn probability: the best of gradient boosting, logistic and BTYD by K-fold AUC.
 
     Parameters
@@ -218,6 +219,8 @@ class ChurnModel:
     """
 
     _names: ClassVar[tuple[str, ...]] = _CANDIDATES
+    _fitted_attr = "chosen_"
+    _fit_hint = "fit(X, y)"
 
     chosen_: str
     cv_auc_: dict[str, float]
@@ -249,9 +252,6 @@ class ChurnModel:
         self.min_gain = min_gain
         self.btyd_sample = btyd_sample
         self.random_state = random_state
-
-    def __repr__(self) -> str:
-        return f"ChurnModel(horizon={self.horizon!r}, n_folds={self.n_folds!r})"
 
     # ------------------------------------------------------------------ validation
     def _validate_cols(self, X: pd.DataFrame) -> list[str]:
@@ -286,10 +286,6 @@ class ChurnModel:
                 raise SchemaError(f"ChurnModel: features {', '.join(text)} are not numeric; encode them or "
                                   "leave them out of `features`.")
         return cols
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "chosen_"):
-            raise ModelError("ChurnModel is not fitted yet; call fit(X, y) first.")
 
     # ------------------------------------------------------------------ learners
     def _gbm(self, columns: Iterable[str]) -> Any:
