@@ -36,6 +36,7 @@ from huaxiang.models.recommend.engine import (
     MIN_INTERACTIONS,
     RECOMMENDATION_COLUMNS,
     EngineInputs,
+    choose_recommender,
     evaluate_for_engine,
     interactions_from_engine,
     load_engine_inputs,
@@ -43,6 +44,21 @@ from huaxiang.models.recommend.engine import (
 )
 from huaxiang.models.recommend.frames import REASONS
 
-__all__ = ["EVALUATION_COLUMNS", "MIN_INTERACTIONS", "OWN_WEIGHT_GRID", "REASONS", "RECOMMENDATION_COLUMNS",
-           "EngineInputs", "OwnHistoryRecommender", "PopularityRecommender", "Recommender", "evaluate_for_engine",
-           "evaluate_recommenders", "interactions_from_engine", "load_engine_inputs", "recommend_for_engine"]
+__all__ = [
+    "EVALUATION_COLUMNS",
+    "MIN_INTERACTIONS",
+    "OWN_WEIGHT_GRID",
+    "REASONS",
+    "RECOMMENDATION_COLUMNS",
+    "EngineInputs",
+    "OwnHistoryRecommender",
+    "PopularityRecommender",
+    "Recommender",
+    "choose_recommender",
+    "evaluate_for_engine",
+    "evaluate_recommenders",
+    "interactions_from_engine",
+    "load_engine_inputs",
+    "own_then_popular",
+    "recommend_for_engine",
+]

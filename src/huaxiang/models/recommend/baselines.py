@@ -21,7 +21,7 @@ from huaxiang.models.ranking import score_recommendations
 from huaxiang.models.recommend.als import Recommender
 from huaxiang.models.recommend.frames import REASON_OWN, REASON_POPULAR, prepare_interactions, recs_frame
 
-__all__ = ["OwnHistoryRecommender", "PopularityRecommender", "evaluate_recommenders"]
+__all__ = ["OwnHistoryRecommender", "PopularityRecommender", "evaluate_recommenders", "own_then_popular"]
 
 
 class PopularityRecommender(Estimator):
@@ -104,6 +104,35 @@ class OwnHistoryRecommender(Estimator):
         r = self.ranked_[(self.ranked_["rank"] <= k) & self.ranked_["user"].isin(wanted)]
         return recs_frame(r["user"].to_numpy(), r["rank"].to_numpy(), r["item"].to_numpy(), r["weight"].to_numpy(),
                       [REASON_OWN] * len(r))
+
+
+def own_then_popular(interactions: pd.DataFrame, users: Iterable[Any], k: int = 10, *,
+                     own: bool = True) -> pd.DataFrame:
+    """Each user's own most-interacted items (when ``own``), then the most popular ones, ``k`` in all.
+
+    What the build delivers when a baseline beats ALS on held-out precision: filling the slots the
+    own history leaves empty with popular items can only add hits, so it scores at least the
+    own-history baseline it was chosen on.
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"user": [1, 1, 2, 3], "item": ["a", "b", "b", "b"], "weight": 1.0})
+    >>> own_then_popular(data, [2, 9], k=2)[["user", "item", "reason"]].values.tolist()
+    [[2, 'b', 'you often buy this'], [2, 'a', 'popular with all customers'], [9, 'b', 'popular with all customers'], [9, 'a', 'popular with all customers']]
+    """
+    wanted = list(pd.unique(pd.Series(list(users), dtype=object)))
+    popular = PopularityRecommender().fit(interactions).recommend(wanted, k=k)
+    if not own:
+        return popular
+    mine = OwnHistoryRecommender().fit(interactions).recommend(wanted, k=k)
+    both = pd.concat([mine.assign(_order=0), popular.assign(_order=1)], ignore_index=True)
+    both = both.drop_duplicates(["user", "item"], keep="first")
+    both = both.sort_values(["_order", "rank"], kind="stable")
+    both["rank"] = both.groupby("user", sort=False).cumcount() + 1
+    both = both[both["rank"] <= k]
+    position = {u: i for i, u in enumerate(wanted)}
+    both = both.assign(_user=both["user"].map(position)).sort_values(["_user", "rank"], kind="stable")
+    return both.drop(columns=["_order", "_user"]).reset_index(drop=True)
 
 
 def evaluate_recommenders(

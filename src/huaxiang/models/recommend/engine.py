@@ -18,9 +18,10 @@ import pandas as pd
 from huaxiang.engine.base import Engine
 from huaxiang.models.ranking import time_split
 from huaxiang.models.recommend.als import Recommender
-from huaxiang.models.recommend.baselines import evaluate_recommenders
+from huaxiang.models.recommend.baselines import evaluate_recommenders, own_then_popular
 
-__all__ = ["EVALUATION_COLUMNS", "MIN_INTERACTIONS", "RECOMMENDATION_COLUMNS", "EngineInputs", "evaluate_for_engine",
+__all__ = ["EVALUATION_COLUMNS", "MIN_INTERACTIONS", "RECOMMENDATION_COLUMNS", "EngineInputs", "choose_recommender",
+           "evaluate_for_engine",
            "interactions_from_engine", "load_engine_inputs", "recommend_for_engine"]
 
 RECOMMENDATION_COLUMNS: tuple[str, ...] = ("person_id", "rank", "product_id", "score", "reason")
@@ -151,12 +152,15 @@ def load_engine_inputs(engine: Engine, *, as_of: datetime) -> EngineInputs:
 
 
 def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
-                         model: Recommender | None = None, inputs: EngineInputs | None = None) -> pd.DataFrame:
+                         model: Recommender | None = None, inputs: EngineInputs | None = None,
+                         use: str = "recommend_als") -> pd.DataFrame:
     """The ``recommendations`` table: ``k`` products for every person, from purchases before ``as_of``.
 
     Persons with a history get :class:`Recommender` (settings chosen on a validation split);
     persons without one get the popular products of their segment (a ``segments`` table with
-    ``person_id`` and ``segment``) or of everyone. With fewer than :data:`MIN_INTERACTIONS`
+    ``person_id`` and ``segment``) or of everyone. ``use`` = ``popularity`` delivers the most popular
+    products to everyone instead; ``own_history`` each person's own most-bought products, then the
+    most popular ones (see :func:`choose_recommender`). With fewer than :data:`MIN_INTERACTIONS`
     interactions the frame is empty (``attrs["reason"]`` says why); this never raises on thin data.
 
     Returns
@@ -182,18 +186,49 @@ def recommend_for_engine(engine: Engine, *, as_of: datetime, k: int = 10,
         out = _empty_engine_recs()
         out.attrs["reason"] = thin
         return out
-    rec = model if model is not None else Recommender()
-    rec.fit(data, segments=inputs.segments)
     persons = list(inputs.persons)
     known = set(persons)
-    persons.extend(u for u in rec.users_ if u not in known)
-    recs = rec.recommend(persons, k=k)
+    if use in ("popularity", "own_history"):
+        persons.extend(u for u in pd.unique(data["user"]) if u not in known)
+        recs = own_then_popular(data, persons, k, own=use == "own_history")
+        note = f"{use} delivered (it beat ALS on held-out precision@{k})"
+    else:
+        rec = model if model is not None else Recommender()
+        rec.fit(data, segments=inputs.segments)
+        persons.extend(u for u in rec.users_ if u not in known)
+        recs = rec.recommend(persons, k=k)
+        note = (f"{len(rec.users_)} persons with history, own_weight {rec.own_weight_:g}, "
+                f"exclude_seen {rec.exclude_seen_}")
     out = recs.rename(columns={"user": "person_id", "item": "product_id"})[list(RECOMMENDATION_COLUMNS)]
     out["person_id"] = out["person_id"].astype(str)
     out["product_id"] = out["product_id"].astype(str)
-    out.attrs["reason"] = (f"{len(rec.users_)} persons with history, own_weight {rec.own_weight_:g}, "
-                           f"exclude_seen {rec.exclude_seen_}")
+    out.attrs["reason"] = note
     return out
+
+
+def choose_recommender(evaluation: pd.DataFrame, k: int = 10) -> tuple[str, str]:
+    """``(used, reason)``: the best of ALS, popularity and own history on held-out precision@k.
+
+    ALS is kept on a tie; between the baselines, popularity (the simpler) wins a tie.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"model": "recommend_als", "metric": "precision@10", "value": 0.057,
+    ...                      "baseline": ["popularity", "own_history"], "baseline_value": [0.140, 0.09]})
+    >>> choose_recommender(rows)
+    ('popularity', 'baseline_better')
+    """
+    rows = evaluation[evaluation["metric"] == f"precision@{k}"]
+    if rows.empty:
+        return "recommend_als", "not_evaluated"
+    ours = float(rows["value"].iloc[0])
+    order = {"popularity": 0, "own_history": 1}
+    top = max(float(v) for v in rows["baseline_value"])
+    winner = min((str(b) for b, v in zip(rows["baseline"], rows["baseline_value"], strict=True) if float(v) == top),
+                 key=lambda b: order.get(b, 9))
+    if ours >= top:
+        return "recommend_als", "model_better"
+    return winner, "baseline_better"
 
 
 def evaluate_for_engine(engine: Engine, *, as_of: datetime, k: int = 10, test_days: int | None = None,
