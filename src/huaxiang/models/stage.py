@@ -189,6 +189,7 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
     held["churn_auc"] = auc
     held["churn_pos"], held["churn_neg"] = float(y_val.sum()), float(len(y_val) - y_val.sum())
     held["bgnbd_auc"] = btyd.get("bgnbd_expected_purchases", float("nan"))
+    held["pareto_nbd_auc"] = btyd.get("pareto_nbd_expected_purchases", float("nan"))
     reports.add("churn", "brier", float(brier_score_loss(y_val, p_val)), "base_rate",
                 float(brier_score_loss(y_val, np.full(len(y_val), y_train.mean()))), window, len(val))
     scores.loc[buyers.index, "churn_prob"] = final.predict_proba(buyers)[:, 1]
@@ -222,6 +223,18 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
     return held
 
 
+def _baseline_churn_model(name: str, bg: BetaGeoModel | ParetoNBDModel | None, buyers: pd.DataFrame,
+                          s: ModelSettings) -> BetaGeoModel | ParetoNBDModel | None:
+    """The BTYD model named by a churn baseline, fitted on the buyers at ``as_of`` (None if it does not fit)."""
+    if name == "bgnbd_expected_purchases":
+        return bg
+    try:
+        return fit_btyd(ParetoNBDModel, _summary(buyers), float(s.churn.horizon_days),
+                        penalizer_coef=s.clv.penalizer_coef)
+    except HuaxiangError:
+        return None
+
+
 def _decide(s: ModelSettings, buyers: pd.DataFrame, bg: BetaGeoModel | ParetoNBDModel | None,
             held: dict[str, float], scores: pd.DataFrame, reports: Reports, saved: dict[str, Any]) -> None:
     """What the build delivers, by the held-out comparison: the model, its baseline, or nothing."""
@@ -231,11 +244,15 @@ def _decide(s: ModelSettings, buyers: pd.DataFrame, bg: BetaGeoModel | ParetoNBD
     bought_n = {"n_pos": int(held.get("bought_pos", 0)), "n_neg": int(held.get("bought_neg", 0))}
     if "churn" not in reports.skipped and s.churn.enabled and "churn_auc" in held:
         churn_auc, bg_auc = held["churn_auc"], held.get("bgnbd_auc", nan)
-        if bg is not None and has_signal(bg_auc, **churn_n) and np.isfinite(bg_auc) and bg_auc > churn_auc:
-            # BG/NBD ranked churners better: its P(no purchase within the horizon) is the churn probability
-            p_buy = bg.probability_of_purchase_within(_summary(buyers), float(s.churn.horizon_days)).to_numpy()
-            scores.loc[rows, "churn_prob"] = 1.0 - p_buy
-            reports.decide("churn", "bgnbd_expected_purchases", "baseline_better")
+        baselines = {"bgnbd_expected_purchases": bg_auc, "pareto_nbd_expected_purchases": held.get("pareto_nbd_auc", nan)}
+        best = max((v, k) for k, v in baselines.items() if np.isfinite(v)) if any(
+            np.isfinite(v) for v in baselines.values()) else (nan, "")
+        baseline_model = _baseline_churn_model(best[1], bg, buyers, s) if best[0] > churn_auc else None
+        if baseline_model is not None and has_signal(best[0], **churn_n):
+            # a BTYD model ranked churners better: its P(no purchase within the horizon) is the churn probability
+            p_buy = baseline_model.probability_of_purchase_within(_summary(buyers), float(s.churn.horizon_days))
+            scores.loc[rows, "churn_prob"] = 1.0 - p_buy.to_numpy()
+            reports.decide("churn", best[1], "baseline_better")
         elif not has_signal(churn_auc, **churn_n):
             scores.loc[rows, "churn_prob"] = nan
             reports.decide("churn", "none", "no_signal")
