@@ -306,7 +306,7 @@ class ChurnModel(Estimator):
         folds = int(min(self.n_folds, counts.min()))
         splitter = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=self.random_state)
         oof: dict[str, NDArray[np.float64]] = {}
-        with threadpool_limits(1):  # OpenMP on a busy 2-CPU box is 30x slower than one thread
+        with threadpool_limits(1):  # OpenMP threads spin on a busy machine (bench/README.md)
             for name in self.candidates:
                 if name in self.skipped_:
                     continue
@@ -345,8 +345,7 @@ class ChurnModel(Estimator):
         """Out-of-fold scores of learner ``name`` ("gbm" or "logistic"), folds fitted two at a time.
 
         Each learner runs on one thread (see :meth:`fit`); its fitting releases the GIL, so two
-        threads fit two folds at once (the demo's churn fit, with the BTYD fits' cheaper gradients,
-        went from 11.9-13.5 s to 8.0-9.3 s; the same AUCs on repeated runs).
+        threads fit two folds at once (timings in ``bench/README.md``; the AUCs are unchanged).
         """
         from joblib import Parallel, delayed
 

@@ -316,7 +316,7 @@ def _recommend(engine: Engine, s: ModelSettings, as_of: datetime) -> tuple[pd.Da
     """Recommendations and their evaluation rows, from inputs loaded once for both."""
     inputs = load_engine_inputs(engine, as_of=as_of)
     # The ALS solver on every core: each user's (item's) update is independent, so the factors
-    # are the same as on one thread (checked; 1.9x faster on a 20k x 2.5k matrix on two cores).
+    # are the same as on one thread (timing in bench/README.md).
     threads = max(1, min(os.cpu_count() or 1, 4))
     evaluation = evaluate_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs,
                                      model=Recommender(num_threads=threads))
@@ -390,7 +390,6 @@ def run_models(ctx: StageContext) -> StageResult:
     lap("anomaly")
     counts: dict[str, int] = {}
     if s.recommend.enabled:
-        # (Fitting this in a thread alongside churn was measured: no gain, both use the 2 cores.)
         try:
             recs, evaluation = _recommend(engine, s, as_of)
             n_recs = _report_recommendations(engine, recs, evaluation, reports)

@@ -171,7 +171,7 @@ class MLEModel(Estimator):
         began = time.perf_counter()
         jac: bool | str = True if self._analytic_gradient else "2-point"
         # L-BFGS-B calls BLAS on 3-4-element vectors; a multi-threaded OpenBLAS makes
-        # that 20x slower on a busy machine (measured), so pin BLAS to one thread here.
+        # that much slower on a busy machine (bench/README.md), so pin BLAS to one thread here.
         with threadpool_limits(limits=1, user_api="blas"):
             result = minimize(
                 self._objective,
