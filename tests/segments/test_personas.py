@@ -87,3 +87,29 @@ def test_name_group_skips_weak_and_unnamed_effects() -> None:
     assert name_group([("age", 0.1), ("share_web", -3.0)]) == ("普通型", "Average")
     assert name_group([("orders_total", 1.0), ("orders_365d", 0.9), ("recency_days", -0.5)]) == (
         "近期活跃高频型", "Recently active frequent")
+
+
+def test_cards_show_labelled_means_and_medians(cards: pd.DataFrame, planted: dict[str, pd.DataFrame]) -> None:
+    f = planted["features"].merge(planted["segments"], on="person_id")
+    group = f[f["cluster_id"] == 1]
+    top = {e["feature"]: e for e in json.loads(cards.loc["1", "top_features"])}
+    for feature, e in top.items():  # independent: pandas on the planted frame
+        assert e["mean"] == pytest.approx(group[feature].mean(), abs=1e-4)
+        assert e["median"] == pytest.approx(group[feature].median(), abs=1e-4)
+        assert e["population_mean"] == pytest.approx(f[feature].mean(), abs=1e-4)
+        assert e["population_median"] == pytest.approx(f[feature].median(), abs=1e-4)
+    age = top["age"]
+    assert f"age mean {age['mean']:.3g}, median {age['median']:.3g}; everyone: mean" in cards.loc["1", "description_en"]
+    assert "age 均值" in cards.loc["1", "description_zh"] and "总体均值" in cards.loc["1", "description_zh"]
+
+
+def test_spend_without_a_category_is_never_named(planted: dict[str, pd.DataFrame]) -> None:
+    # Online Retail's lines have no categories: their spend sits under "unknown"
+    prefs = planted["prefs"].copy()
+    prefs.loc[prefs["category"] == "家电", "category"] = "unknown"
+    eng = create_engine("duckdb")
+    cards = persona_cards(eng, ibis.memtable(planted["segments"]), ibis.memtable(planted["features"]),
+                          category_pref=ibis.memtable(prefs), kinds=["cluster_id"]).set_index("key")
+    assert json.loads(cards.loc["2", "top_categories"]) == []
+    assert "unknown" not in cards.loc["2", "description_en"] and "Buy mostly" not in cards.loc["2", "description_en"]
+    assert json.loads(cards.loc["1", "top_categories"])[0] == {"category": "美妆", "share": 0.75}

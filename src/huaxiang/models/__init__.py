@@ -1,6 +1,7 @@
 """Predictive models fitted on the one-row-per-customer table.
 
-CLV (buy-till-you-die) models live in :mod:`huaxiang.models.clv`; churn in
+CLV (buy-till-you-die) models live in :mod:`huaxiang.models.clv` (a package: one module per
+model); every estimator shares :class:`huaxiang.models.base.Estimator`; churn in
 :mod:`huaxiang.models.churn`; next purchase in :mod:`huaxiang.models.nextpurchase`;
 behaviour anomalies in :mod:`huaxiang.models.anomaly`; the pipeline stage in
 :mod:`huaxiang.models.stage`.
@@ -11,8 +12,8 @@ Examples
 >>> BetaGeoModel(penalizer_coef=0.0)
 BetaGeoModel(penalizer_coef=0.0, max_iter=1000, tol=1e-10)
 >>> from huaxiang.models import AnomalyModel, ChurnModel
->>> ChurnModel(horizon=90)
-ChurnModel(horizon=90, n_folds=5)
+>>> ChurnModel(horizon=90).get_params()["horizon"]
+90
 """
 
 from huaxiang.models.anomaly import AnomalyModel, anomaly_features, score_anomalies

@@ -39,6 +39,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from huaxiang.errors import ModelError, SchemaError
+from huaxiang.models.base import Estimator
 
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
@@ -62,7 +63,7 @@ def _robust_scale(values: np.ndarray) -> float:
     return 1.0
 
 
-class AnomalyModel:
+class AnomalyModel(Estimator):
     """IsolationForest anomaly score with per-person reasons (robust z-scores).
 
     Parameters
@@ -90,6 +91,9 @@ class AnomalyModel:
         training rows (10% with ``"auto"``).
     """
 
+    _fitted_attr = "forest_"
+    _fit_hint = "fit(X)"
+
     features_: list[str]
     forest_: Any
     median_: dict[str, float]
@@ -103,9 +107,6 @@ class AnomalyModel:
         self.top_reasons = top_reasons
         self.min_z = min_z
         self.random_state = random_state
-
-    def __repr__(self) -> str:
-        return f"AnomalyModel(n_estimators={self.n_estimators!r}, top_reasons={self.top_reasons!r})"
 
     def _validate_cols(self, X: pd.DataFrame, columns: list[str] | None = None) -> list[str]:
         if not isinstance(X, pd.DataFrame):
@@ -157,10 +158,6 @@ class AnomalyModel:
         share = 0.1 if self.contamination == "auto" else float(self.contamination)
         self.threshold_ = float(np.quantile(scores, 1.0 - share))
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "forest_"):
-            raise ModelError("AnomalyModel is not fitted yet; call fit(X) first.")
 
     def isolation_score(self, X: pd.DataFrame) -> pd.Series:
         """The forest's score in (0, 1]: about 0.5 for usual behaviour, towards 1 for the isolated."""

@@ -20,7 +20,8 @@ better. So the model
 
 It is therefore never worse than the better BTYD model beyond the noise of the fold estimate,
 and better when the extra columns carry signal. :func:`churn_training_set` builds a
-point-in-time training set from a workspace: features at ``cutoff`` from data before it, label
+point-in-time training set from a workspace (:mod:`huaxiang.models.training`; the BTYD
+features are in :mod:`huaxiang.models.btyd`): features at ``cutoff`` from data before it, label
 "no purchase in ``[cutoff, cutoff + horizon)``".
 
 Examples
@@ -45,10 +46,8 @@ True
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -56,17 +55,15 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from huaxiang.errors import ModelError, SchemaError
+from huaxiang.models.base import Estimator
+from huaxiang.models.btyd import BTYD_FEATURES, btyd_features, btyd_summary, fit_btyd
 from huaxiang.models.clv import BetaGeoModel, ParetoNBDModel
-
-if TYPE_CHECKING:
-    from huaxiang.engine.base import Engine
+from huaxiang.models.training import churn_labels, churn_training_set
 
 __all__ = ["BTYD_FEATURES", "ChurnModel", "btyd_features", "churn_labels", "churn_training_set", "fit_btyd"]
 
 #: Columns that identify a row and are never features.
 ID_COLUMNS = ("customer_id", "person_id", "as_of", "churned")
-#: Columns the model adds from the fitted BTYD models.
-BTYD_FEATURES = ("bgnbd_expected", "bgnbd_p_alive", "pareto_expected", "pareto_p_alive")
 #: Weights of the learner when blended with the BTYD dropout probability (see ChurnModel._blend_dropout).
 _ALIVE_WEIGHTS = (0.85, 0.7, 0.5)
 #: Features whose effect on churn has a known direction (+1 raises it, -1 lowers it).
@@ -74,80 +71,6 @@ _MONOTONIC = {"recency_days": 1, "gap": 1, "missed_purchases": 1, "overdue_ratio
               "bgnbd_p_alive": -1, "pareto_p_alive": -1}
 _REQUIRED = ("frequency", "recency", "T")
 _CANDIDATES = ("pareto_nbd", "bgnbd", "logistic", "gbm")  # order = preference on ties (simpler first)
-
-
-def _summary(X: pd.DataFrame) -> pd.DataFrame:
-    """The BTYD summary of ``X``; a first purchase on the cut-off day (``T = 0``) gets ``T = 0.001``."""
-    return pd.DataFrame({
-        "customer_id": np.arange(len(X)),
-        "frequency": X["frequency"].to_numpy(dtype=np.float64),
-        "recency": X["recency"].to_numpy(dtype=np.float64),
-        "T": np.maximum(X["T"].to_numpy(dtype=np.float64), 1e-3),
-    })
-
-
-def fit_btyd(cls: type[BetaGeoModel] | type[ParetoNBDModel], summary: pd.DataFrame, horizon: float, *,
-             penalizer_coef: float = 0.0) -> BetaGeoModel | ParetoNBDModel:
-    """Fit a BTYD model whose predictions on ``summary`` are finite, adding a small L2 penalty if need be.
-
-    On data with almost no dropout the BG/NBD maximum likelihood runs ``a`` and ``b`` off to
-    ~1e5 and the closed forms overflow to NaN; lifetimes' penalty ``c * sum(theta**2)`` with
-    ``c`` = 1e-4 (then 1e-3, 1e-2) keeps them finite. The penalty used is ``penalizer_coef``.
-
-    Raises
-    ------
-    ModelError
-        No penalty up to 1e-2 gives finite predictions, or the fit failed.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> s = pd.DataFrame({"customer_id": range(6), "frequency": [2, 0, 5, 1, 0, 3],
-    ...                   "recency": [30.4, 0.0, 35.0, 2.0, 0.0, 20.0], "T": [38.9, 38.9, 38.0, 37.0, 36.0, 39.0]})
-    >>> fit_btyd(BetaGeoModel, s, 10.0).penalizer_coef
-    0.0
-    """
-    last: Exception | None = None
-    for coef in dict.fromkeys([penalizer_coef, max(penalizer_coef, 1e-4), max(penalizer_coef, 1e-3),
-                               max(penalizer_coef, 1e-2)]):
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
-                model = cls(penalizer_coef=coef).fit(summary)
-                ok = bool(np.isfinite(model.expected_purchases_and_alive(summary, horizon).to_numpy()).all())
-        except (ModelError, FloatingPointError) as exc:
-            last = exc
-            continue
-        if ok:
-            return model
-    raise ModelError(f"{cls.__name__}: no finite fit with an L2 penalty up to 1e-2" + (f" ({last})" if last else ""))
-
-
-def btyd_features(bgnbd: BetaGeoModel | None, pareto: ParetoNBDModel | None, X: pd.DataFrame,
-                  horizon: float) -> pd.DataFrame:
-    """Expected purchases in ``horizon`` and P(alive) of each fitted BTYD model (NaN for a missing one).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from huaxiang.models import BetaGeoModel
-    >>> bg = BetaGeoModel()
-    >>> bg.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    >>> X = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86]})
-    >>> round(float(btyd_features(bg, None, X, 39.0)["bgnbd_expected"].iloc[0]), 3)
-    1.226
-    """
-    summary = _summary(X)
-    out = pd.DataFrame(index=X.index, columns=list(BTYD_FEATURES), dtype=np.float64)
-    for prefix, model in (("bgnbd", bgnbd), ("pareto", pareto)):
-        if model is None:
-            continue
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            both = model.expected_purchases_and_alive(summary, horizon)
-            out[f"{prefix}_expected"] = both["expected_purchases"].to_numpy()
-            out[f"{prefix}_p_alive"] = both["probability_alive"].to_numpy()
-    return out
 
 
 def _signed_log(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -164,7 +87,7 @@ def _auc(y: NDArray[np.int64], score: NDArray[np.float64]) -> float:
     return float(roc_auc_score(y, score))
 
 
-class ChurnModel:
+class ChurnModel(Estimator):
     """Calibrated churn probability: the best of gradient boosting, logistic and BTYD by K-fold AUC.
 
     Parameters
@@ -218,6 +141,8 @@ class ChurnModel:
     """
 
     _names: ClassVar[tuple[str, ...]] = _CANDIDATES
+    _fitted_attr = "chosen_"
+    _fit_hint = "fit(X, y)"
 
     chosen_: str
     cv_auc_: dict[str, float]
@@ -249,9 +174,6 @@ class ChurnModel:
         self.min_gain = min_gain
         self.btyd_sample = btyd_sample
         self.random_state = random_state
-
-    def __repr__(self) -> str:
-        return f"ChurnModel(horizon={self.horizon!r}, n_folds={self.n_folds!r})"
 
     # ------------------------------------------------------------------ validation
     def _validate_cols(self, X: pd.DataFrame) -> list[str]:
@@ -286,10 +208,6 @@ class ChurnModel:
                 raise SchemaError(f"ChurnModel: features {', '.join(text)} are not numeric; encode them or "
                                   "leave them out of `features`.")
         return cols
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "chosen_"):
-            raise ModelError("ChurnModel is not fitted yet; call fit(X, y) first.")
 
     # ------------------------------------------------------------------ learners
     def _gbm(self, columns: Iterable[str]) -> Any:
@@ -375,7 +293,7 @@ class ChurnModel:
             raise SchemaError(f"ChurnModel: unknown candidate(s) {', '.join(unknown)}; use {', '.join(_CANDIDATES)}")
         self.feature_names_in_ = cols
         self.skipped_ = {}
-        summary = _summary(X)
+        summary = btyd_summary(X)
         if self.btyd_sample is not None and len(summary) > self.btyd_sample:
             summary = summary.sample(n=self.btyd_sample, random_state=self.random_state)
         self.bgnbd_, self.pareto_nbd_ = None, None
@@ -388,7 +306,7 @@ class ChurnModel:
         folds = int(min(self.n_folds, counts.min()))
         splitter = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=self.random_state)
         oof: dict[str, NDArray[np.float64]] = {}
-        with threadpool_limits(1):  # OpenMP on a busy 2-CPU box is 30x slower than one thread
+        with threadpool_limits(1):  # OpenMP threads spin on a busy machine (bench/README.md)
             for name in self.candidates:
                 if name in self.skipped_:
                     continue
@@ -427,8 +345,7 @@ class ChurnModel:
         """Out-of-fold scores of learner ``name`` ("gbm" or "logistic"), folds fitted two at a time.
 
         Each learner runs on one thread (see :meth:`fit`); its fitting releases the GIL, so two
-        threads fit two folds at once (the demo's churn fit, with the BTYD fits' cheaper gradients,
-        went from 11.9-13.5 s to 8.0-9.3 s; the same AUCs on repeated runs).
+        threads fit two folds at once (timings in ``bench/README.md``; the AUCs are unchanged).
         """
         from joblib import Parallel, delayed
 
@@ -530,63 +447,3 @@ def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     q = np.clip(p, 1e-6, 1 - 1e-6)
     out: NDArray[np.float64] = np.log(q) - np.log1p(-q)
     return out
-
-
-# ---------------------------------------------------------------------------
-# point-in-time training sets from a workspace
-# ---------------------------------------------------------------------------
-
-
-def churn_labels(engine: Engine, *, start: datetime, horizon_days: int) -> pd.DataFrame:
-    """Persons with a purchase in ``[start, start + horizon_days)`` (column ``person_id``, ``purchases``).
-
-    Examples
-    --------
-    >>> # churn_labels(ws.engine, start=datetime(2025, 7, 1), horizon_days=90)
-    """
-    import ibis
-
-    from huaxiang.features.persons import person_orders
-
-    end = start + timedelta(days=horizon_days)
-    orders = person_orders(engine, as_of=ibis.timestamp(end))
-    later = orders.filter(orders.is_purchase & (orders.order_ts >= ibis.timestamp(start)))
-    return engine.execute(later.group_by("person_id").aggregate(purchases=later.count()))
-
-
-def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
-                       features_config: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Features at ``cutoff`` (data before it) of every buyer, with ``churned`` = no purchase in the horizon.
-
-    Parameters
-    ----------
-    engine
-        A workspace engine with the canonical tables (and ``record_persons`` when identity ran).
-    cutoff
-        The point in time: features see only data before it; the label looks at
-        ``[cutoff, cutoff + horizon_days)``.
-    horizon_days
-        The churn window.
-    features_config
-        The workspace's ``features:`` settings.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``features`` columns of persons with at least one purchase before ``cutoff``, plus
-        ``churned`` (0/1).
-
-    Examples
-    --------
-    >>> # train = churn_training_set(ws.engine, cutoff=datetime(2025, 7, 1), horizon_days=90)
-    >>> # ChurnModel(horizon=90).fit(train.drop(columns="churned"), train["churned"])
-    """
-    from huaxiang.features.stage import scratch_feature_tables
-
-    with scratch_feature_tables(engine, as_of=cutoff, config=features_config) as tables:
-        frame = engine.execute(tables["features"])
-    # sorted: the engine's row order varies between runs, the folds and samples follow positions
-    frame = frame[frame["frequency"].notna()].sort_values("person_id", kind="stable").reset_index(drop=True)
-    bought = churn_labels(engine, start=cutoff, horizon_days=horizon_days)
-    frame["churned"] = (~frame["person_id"].isin(set(bought["person_id"]))).astype(np.int64)
-    return frame

@@ -1,11 +1,16 @@
 """Next purchase: P(a purchase within the next ``window`` days) and the expected days until it.
 
-Both come from a fitted BTYD count model (:class:`~huaxiang.models.clv.BetaGeoModel` or
-:class:`~huaxiang.models.clv.ParetoNBDModel`): ``probability_of_purchase_within`` (the
-likelihood ratio of the history with the window stretched) and
-``expected_days_to_next_purchase`` (the median waiting time of a customer who is still
-active; see its docstring for why the median). :func:`evaluate_next_purchase` checks the
-probability against what happened after a past cut-off, against a recency baseline.
+Both come from one distribution of one fitted BTYD count model
+(:class:`~huaxiang.models.clv.BetaGeoModel` or :class:`~huaxiang.models.clv.ParetoNBDModel`):
+``F(w)`` = P(a purchase within ``w`` days), the model's ``probability_of_purchase_within``
+(it includes the chance that the customer has lapsed). ``p_purchase`` is ``F(window)`` and the
+days to the next purchase are the median of the same distribution, the ``w`` with ``F(w) = 0.5``,
+capped at ``cap_days`` when ``F`` stays below one half that long. So the two agree:
+``p_purchase >= 0.5`` exactly when the days are ``<= window``. (The median *given that the customer
+is still active*, :meth:`~huaxiang.models.clv.CountModel.expected_days_to_next_purchase`, ignores
+lapsing: a customer likely gone got "15 days" beside "7% within 30 days".)
+:func:`evaluate_next_purchase` checks the probability against what happened after a past cut-off,
+against a recency baseline.
 
 Examples
 --------
@@ -31,11 +36,51 @@ import pandas as pd
 
 from huaxiang.models.clv import BetaGeoModel, ParetoNBDModel
 
-__all__ = ["evaluate_next_purchase", "predict_next_purchase"]
+__all__ = ["CAP_DAYS", "evaluate_next_purchase", "median_days_to_purchase", "predict_next_purchase"]
+
+CAP_DAYS = 365.0
+"""Days to the next purchase when the purchase probability stays below one half for a year."""
+
+
+def _p_within(model: BetaGeoModel | ParetoNBDModel, x: Any, tx: Any, t_age: Any, t: Any) -> Any:
+    """P(a purchase in ``(T, T + t]``) with ``t`` per row: the likelihood ratio of the count model."""
+    params = model._p()
+    with np.errstate(all="ignore"):
+        log_ratio = model._loglik(params, x, tx, t_age + t) - model._loglik(params, x, tx, t_age)
+    return np.clip(-np.expm1(np.minimum(log_ratio, 0.0)), 0.0, 1.0)
+
+
+def median_days_to_purchase(model: BetaGeoModel | ParetoNBDModel, data: pd.DataFrame, *,
+                            time_unit_days: float = 1.0, cap_days: float = CAP_DAYS) -> pd.Series:
+    """Days ``w`` with P(a purchase within ``w``) = 0.5 (bisection), ``cap_days`` when not reached by then.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from huaxiang.models import BetaGeoModel
+    >>> bg = BetaGeoModel()
+    >>> bg.params_ = {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}
+    >>> data = pd.DataFrame({"customer_id": [1, 2], "frequency": [20, 0], "recency": [265.0, 0.0],
+    ...                      "T": [270.0, 270.0]})
+    >>> days = median_days_to_purchase(bg, data)
+    >>> bool(days.iloc[0] < 30), float(days.iloc[1])
+    (True, 365.0)
+    """
+    x, tx, t_age, index = model._arrays(data)
+    cap = cap_days / time_unit_days
+    lo, hi = np.zeros(len(x)), np.full(len(x), cap)
+    reached = _p_within(model, x, tx, t_age, hi) >= 0.5
+    for _ in range(60):  # 2^-60 of a year: far below a second
+        mid = (lo + hi) / 2.0
+        up = _p_within(model, x, tx, t_age, mid) >= 0.5
+        hi = np.where(up, mid, hi)
+        lo = np.where(up, lo, mid)
+    days = np.where(reached, hi, cap) * time_unit_days
+    return pd.Series(days, index=index, name="days_to_next_purchase")
 
 
 def predict_next_purchase(model: BetaGeoModel | ParetoNBDModel, data: pd.DataFrame, *, window_days: float = 30.0,
-                          time_unit_days: float = 1.0) -> pd.DataFrame:
+                          time_unit_days: float = 1.0, cap_days: float = CAP_DAYS) -> pd.DataFrame:
     """``p_purchase`` (within ``window_days``) and ``expected_days_to_next_purchase`` per customer.
 
     Parameters
@@ -48,6 +93,8 @@ def predict_next_purchase(model: BetaGeoModel | ParetoNBDModel, data: pd.DataFra
         The window of the probability, in days.
     time_unit_days
         Days per time unit of ``recency``/``T`` (1 for the features table, 7 for weekly data).
+    cap_days
+        The days reported when the purchase probability stays below one half that long.
 
     Returns
     -------
@@ -55,7 +102,7 @@ def predict_next_purchase(model: BetaGeoModel | ParetoNBDModel, data: pd.DataFra
         Indexed like ``data`` (by position), columns ``p_purchase``, ``expected_days_to_next_purchase``.
     """
     p = model.probability_of_purchase_within(data, window_days / time_unit_days).to_numpy()
-    days = model.expected_days_to_next_purchase(data, time_unit_days=time_unit_days).to_numpy()
+    days = median_days_to_purchase(model, data, time_unit_days=time_unit_days, cap_days=cap_days).to_numpy()
     return pd.DataFrame({"p_purchase": p, "expected_days_to_next_purchase": days}, index=data.index)
 
 

@@ -5,9 +5,11 @@ Reads ``features`` (its ``as_of`` is the scoring date) and the canonical tables;
 - ``scores`` (person_id, clv, expected_purchases_90d, p_alive, churn_prob, p_purchase_30d,
   expected_days_to_next_purchase, anomaly_score, anomaly_reasons, as_of): one row per person of
   ``features``; the purchase models leave persons without a purchase NULL;
-- ``model_reports`` (model, metric, value, baseline, baseline_value, train_window, n, note): each
-  model's out-of-time evaluation against its baseline, and a ``skipped`` row with the reason
-  when a model could not be fitted (too few buyers, too short a history) — never a crash;
+- ``model_reports`` (model, metric, value, baseline, baseline_value, train_window, n, note, used,
+  reason): each model's out-of-time evaluation against its baseline, what the build delivered
+  for it (``used``) and why (``reason``, see :mod:`huaxiang.models.reports`), and a ``skipped``
+  row with the reason when a model could not be fitted (too few buyers, too short a history) —
+  never a crash;
 - ``recommendations`` when :mod:`huaxiang.models.recommend` is installed;
 - ``models/*.json`` in the workspace folder: parameters, training windows and evaluations.
 
@@ -21,7 +23,7 @@ Examples
 --------
 >>> from huaxiang.models.stage import REPORT_COLUMNS, SCORE_COLUMNS
 >>> SCORE_COLUMNS[:3], REPORT_COLUMNS[-2:]
-(['person_id', 'clv', 'expected_purchases_90d'], ['n', 'note'])
+(['person_id', 'clv', 'expected_purchases_90d'], ['used', 'reason'])
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, e
 from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
 from huaxiang.models.recommend import (
     Recommender,
+    choose_recommender,
     evaluate_for_engine,
     load_engine_inputs,
     recommend_for_engine,
 )
+from huaxiang.models.reports import REPORT_COLUMNS, Reports, has_signal, run_rate_clv
 from huaxiang.models.settings import ModelSettings, parse_settings
 from huaxiang.pipeline import StageContext, StageResult
 
@@ -57,29 +61,7 @@ __all__ = ["REPORT_COLUMNS", "SCORE_COLUMNS", "run_models"]
 
 SCORE_COLUMNS = ["person_id", "clv", "expected_purchases_90d", "p_alive", "churn_prob", "p_purchase_30d",
                  "expected_days_to_next_purchase", "anomaly_score", "anomaly_reasons", "as_of"]
-REPORT_COLUMNS = ["model", "metric", "value", "baseline", "baseline_value", "train_window", "n", "note"]
 _FLOATS = [c for c in SCORE_COLUMNS if c not in ("person_id", "anomaly_reasons", "as_of")]
-
-
-class _Reports:
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.skipped: dict[str, str] = {}
-
-    def add(self, model: str, metric: str, value: float, baseline: str = "", baseline_value: float = float("nan"),
-            window: str = "", n: float = 0, note: str = "") -> None:
-        self.rows.append({"model": model, "metric": metric, "value": float(value), "baseline": baseline,
-                          "baseline_value": float(baseline_value), "train_window": window, "n": int(n),
-                          "note": note})
-
-    def skip(self, model: str, reason: str, window: str = "", n: int = 0) -> None:
-        self.skipped[model] = reason
-        self.add(model, "skipped", float("nan"), window=window, n=n, note=reason)
-
-    def frame(self) -> pd.DataFrame:
-        out = pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
-        return out.astype({"model": "string", "metric": "string", "value": "float64", "baseline": "string",
-                           "baseline_value": "float64", "train_window": "string", "n": "int64", "note": "string"})
 
 
 def _day(ts: datetime) -> str:
@@ -112,7 +94,7 @@ def _save(folder: Path, name: str, payload: dict[str, Any]) -> None:
                                          encoding="utf-8")
 
 
-def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, reports: _Reports,
+def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, reports: Reports,
              saved: dict[str, Any], window: str) -> BetaGeoModel | ParetoNBDModel | None:
     """BG/NBD + Gamma-Gamma on the buyers at ``as_of``: clv, expected_purchases_90d, p_alive."""
     summary = _summary(buyers)
@@ -150,12 +132,19 @@ def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, repor
         reports.skip("clv", f"Gamma-Gamma did not fit: {exc}", window, len(repeat))
         return bg
     scores.loc[ok.index, "clv"] = clv.to_numpy()
+    # the spend of the run-rate baseline: the same Gamma-Gamma spend, so that the two differ in counts only
+    saved["_spend"] = pd.Series(gg.expected_spend(ok).to_numpy(), index=ok.index)
     saved["clv"].update(gamma_gamma=gg.params_, n_repeat=len(repeat), no_clv=int((~valid).sum()))
     return bg
 
 
 def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataFrame, as_of: datetime,
-           scores: pd.DataFrame, reports: _Reports, saved: dict[str, Any]) -> None:
+           scores: pd.DataFrame, reports: Reports, saved: dict[str, Any]) -> dict[str, float]:
+    """Fit and evaluate churn; evaluate CLV counts and next purchase on the same window.
+
+    Returns the held-out figures the build's choices follow (missing keys: not evaluated).
+    """
+    held: dict[str, float] = {}
     h = s.churn.horizon_days
     t_val = as_of - timedelta(days=h)
     t_train = as_of - timedelta(days=2 * h)
@@ -164,7 +153,7 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
     if pd.isna(first) or pd.Timestamp(first) > pd.Timestamp(t_train) - pd.Timedelta(days=min(h, 30)):
         reports.skip("churn", f"the orders start {str(first)[:10]}; a {h}-day churn label needs history before "
                      f"{_day(t_train)} (2 horizons before as_of): shorten models.churn.horizon_days", window)
-        return
+        return held
     params: dict[str, Any] = {"horizon": float(h), "n_folds": s.churn.n_folds, "btyd_sample": s.churn.btyd_sample,
               "min_gain": s.churn.min_gain, "random_state": s.churn.random_state}
     train = churn_training_set(engine, cutoff=t_train, horizon_days=h, features_config=ctx.config.features)
@@ -175,7 +164,7 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
             reports.skip("churn", f"the {name} window has {len(data)} buyers ({int(counts[1])} churned, "
                          f"{int(counts[0])} stayed); need {s.churn.min_buyers} buyers and 5 of each",
                          window, len(data))
-            return
+            return held
     X_train, y_train = train.drop(columns=["churned"]), train["churned"].to_numpy()
     X_val, y_val = val.drop(columns=["churned"]), val["churned"].to_numpy()
     try:
@@ -184,7 +173,7 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
         final = ChurnModel(**params).fit(X_val, y_val)
     except HuaxiangError as exc:
         reports.skip("churn", f"the churn model did not fit: {exc}", window, len(train))
-        return
+        return held
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     auc = float(roc_auc_score(y_val, p_val))
@@ -197,6 +186,10 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
                 btyd[label] = float(roc_auc_score(y_val, -model.expected_purchases(summary, float(h)).to_numpy()))
             reports.add("churn", "auc", auc, label, btyd[label], window, len(val),
                         f"chosen on the training window: {first_model.chosen_}")
+    held["churn_auc"] = auc
+    held["churn_pos"], held["churn_neg"] = float(y_val.sum()), float(len(y_val) - y_val.sum())
+    held["bgnbd_auc"] = btyd.get("bgnbd_expected_purchases", float("nan"))
+    held["pareto_nbd_auc"] = btyd.get("pareto_nbd_expected_purchases", float("nan"))
     reports.add("churn", "brier", float(brier_score_loss(y_val, p_val)), "base_rate",
                 float(brier_score_loss(y_val, np.full(len(y_val), y_train.mean()))), window, len(val))
     scores.loc[buyers.index, "churn_prob"] = final.predict_proba(buyers)[:, 1]
@@ -211,21 +204,91 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
         actual = X_val["person_id"].map(future).fillna(0).to_numpy(dtype=np.float64)
         expected = bg.expected_purchases(summary, float(h)).to_numpy()
         run_rate = summary["frequency"].to_numpy() / np.maximum(summary["T"].to_numpy(), 1.0) * h
-        reports.add("clv", f"mae_purchases_{h}d", float(np.mean(np.abs(expected - actual))), "historical_run_rate",
-                    float(np.mean(np.abs(run_rate - actual))), window, len(val))
+        held["clv_mae"] = float(np.mean(np.abs(expected - actual)))
+        held["run_rate_mae"] = float(np.mean(np.abs(run_rate - actual)))
+        reports.add("clv", f"mae_purchases_{h}d", held["clv_mae"], "historical_run_rate", held["run_rate_mae"],
+                    window, len(val))
         month = churn_labels(engine, start=t_val, horizon_days=30)
         bought = X_val["person_id"].isin(set(month["person_id"])).to_numpy()
         nxt = predict_next_purchase(bg, summary, window_days=30.0)
         ev = evaluate_next_purchase(nxt["p_purchase"], bought, summary["T"] - summary["recency"])
+        held["next_purchase_auc"], held["recency_gap_auc"] = ev["auc"], ev["baseline_auc"]
+        held["bought_pos"], held["bought_neg"] = float(bought.sum()), float(len(bought) - bought.sum())
         reports.add("next_purchase", "auc_30d", ev["auc"], "recency_gap", ev["baseline_auc"],
                     f"eval {_day(t_val)}..{_day(t_val + timedelta(days=30))}", ev["n"])
         reports.add("next_purchase", "brier_30d", ev["brier"], "base_rate",
                     float(np.mean((bought.mean() - bought) ** 2)), f"eval {_day(t_val)}..", ev["n"])
     except (HuaxiangError, ValueError) as exc:
         reports.add("clv", "evaluation", float("nan"), note=f"not evaluated: {exc}")
+    return held
 
 
-def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.DataFrame, reports: _Reports,
+def _baseline_churn_model(name: str, bg: BetaGeoModel | ParetoNBDModel | None, buyers: pd.DataFrame,
+                          s: ModelSettings) -> BetaGeoModel | ParetoNBDModel | None:
+    """The BTYD model named by a churn baseline, fitted on the buyers at ``as_of`` (None if it does not fit)."""
+    if name == "bgnbd_expected_purchases":
+        return bg
+    try:
+        return fit_btyd(ParetoNBDModel, _summary(buyers), float(s.churn.horizon_days),
+                        penalizer_coef=s.clv.penalizer_coef)
+    except HuaxiangError:
+        return None
+
+
+def _decide(s: ModelSettings, buyers: pd.DataFrame, bg: BetaGeoModel | ParetoNBDModel | None,
+            held: dict[str, float], scores: pd.DataFrame, reports: Reports, saved: dict[str, Any]) -> None:
+    """What the build delivers, by the held-out comparison: the model, its baseline, or nothing."""
+    nan = float("nan")
+    rows = buyers.index
+    churn_n = {"n_pos": int(held.get("churn_pos", 0)), "n_neg": int(held.get("churn_neg", 0))}
+    bought_n = {"n_pos": int(held.get("bought_pos", 0)), "n_neg": int(held.get("bought_neg", 0))}
+    if "churn" not in reports.skipped and s.churn.enabled and "churn_auc" in held:
+        churn_auc, bg_auc = held["churn_auc"], held.get("bgnbd_auc", nan)
+        baselines = {"bgnbd_expected_purchases": bg_auc, "pareto_nbd_expected_purchases": held.get("pareto_nbd_auc", nan)}
+        best = max((v, k) for k, v in baselines.items() if np.isfinite(v)) if any(
+            np.isfinite(v) for v in baselines.values()) else (nan, "")
+        baseline_model = _baseline_churn_model(best[1], bg, buyers, s) if best[0] > churn_auc else None
+        if baseline_model is not None and has_signal(best[0], **churn_n):
+            # a BTYD model ranked churners better: its P(no purchase within the horizon) is the churn probability
+            p_buy = baseline_model.probability_of_purchase_within(_summary(buyers), float(s.churn.horizon_days))
+            scores.loc[rows, "churn_prob"] = 1.0 - p_buy.to_numpy()
+            reports.decide("churn", best[1], "baseline_better")
+        elif not has_signal(churn_auc, **churn_n):
+            scores.loc[rows, "churn_prob"] = nan
+            reports.decide("churn", "none", "no_signal")
+        else:
+            reports.decide("churn", "churn", "model_better")
+        if not has_signal(churn_auc, **churn_n) and not has_signal(bg_auc, **churn_n):
+            scores.loc[rows, "p_alive"] = nan
+    if "next_purchase_auc" in held and s.next_purchase.enabled:
+        if not has_signal(held["next_purchase_auc"], **bought_n):
+            scores.loc[rows, ["p_purchase_30d", "expected_days_to_next_purchase"]] = nan
+            reports.decide("next_purchase", "none", "no_signal")
+        elif held["next_purchase_auc"] >= held.get("recency_gap_auc", nan) or not np.isfinite(held["recency_gap_auc"]):
+            reports.decide("next_purchase", "next_purchase", "model_better")
+        else:
+            reports.decide("next_purchase", "next_purchase", "below_baseline_kept")
+    if bg is not None and "clv_mae" in held:
+        # counts (expected_purchases_90d) follow the comparison even when the spend model was skipped
+        if held["run_rate_mae"] < held["clv_mae"]:
+            summary = _summary(buyers)
+            rate = summary["frequency"].to_numpy(dtype=np.float64) / np.maximum(summary["T"].to_numpy(), 1.0)
+            scores.loc[rows, "expected_purchases_90d"] = rate * 90.0
+            spend = saved.get("_spend")
+            if spend is not None:
+                sub = summary.loc[summary.index.intersection(spend.index)]
+                scores.loc[sub.index, "clv"] = run_rate_clv(
+                    sub["frequency"].to_numpy(), sub["T"].to_numpy(), spend.loc[sub.index].to_numpy(),
+                    horizon_months=s.clv.horizon_months, discount_rate_monthly=s.clv.discount_rate_monthly)
+            if "clv" not in reports.skipped:
+                reports.decide("clv", "historical_run_rate", "baseline_better")
+            saved.setdefault("clv", {})["delivered"] = "historical_run_rate"
+        elif "clv" not in reports.skipped:
+            reports.decide("clv", "clv", "model_better")
+    saved.pop("_spend", None)
+
+
+def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.DataFrame, reports: Reports,
                saved: dict[str, Any]) -> None:
     data = anomaly_features(engine, as_of=as_of)
     data = data[data["person_id"].isin(set(scores["person_id"]))].reset_index(drop=True)
@@ -253,22 +316,26 @@ def _recommend(engine: Engine, s: ModelSettings, as_of: datetime) -> tuple[pd.Da
     """Recommendations and their evaluation rows, from inputs loaded once for both."""
     inputs = load_engine_inputs(engine, as_of=as_of)
     # The ALS solver on every core: each user's (item's) update is independent, so the factors
-    # are the same as on one thread (checked; 1.9x faster on a 20k x 2.5k matrix on two cores).
+    # are the same as on one thread (timing in bench/README.md).
     threads = max(1, min(os.cpu_count() or 1, 4))
-    recs = recommend_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs,
-                                model=Recommender(num_threads=threads))
     evaluation = evaluate_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs,
                                      model=Recommender(num_threads=threads))
+    used, reason = choose_recommender(evaluation, s.recommend.k)
+    recs = recommend_for_engine(engine, as_of=as_of, k=s.recommend.k, inputs=inputs,
+                                model=Recommender(num_threads=threads), use=used)
+    evaluation.attrs["decision"] = (used, reason)
     return recs, evaluation
 
 
 def _report_recommendations(engine: Engine, recs: pd.DataFrame, evaluation: pd.DataFrame,
-                            reports: _Reports) -> int | None:
+                            reports: Reports) -> int | None:
     for row in evaluation.to_dict(orient="records"):
         reports.add(str(row.get("model", "recommend")), str(row.get("metric", "")),
                     float(row.get("value", float("nan"))), str(row.get("baseline", "")),
                     float(row.get("baseline_value", float("nan"))), str(row.get("train_window", "")),
                     int(row.get("n", 0) or 0))
+    if "decision" in evaluation.attrs:
+        reports.decide("recommend_als", *evaluation.attrs["decision"])
     if not len(recs):
         reports.skip("recommend", str(recs.attrs.get("reason", "no recommendations")))
         return None
@@ -292,7 +359,7 @@ def run_models(ctx: StageContext) -> StageResult:
         scores[col] = np.nan
     scores["anomaly_reasons"] = pd.Series([None] * len(scores), dtype=object)
     buyers = features[features["frequency"].notna()] if "frequency" in features else features.iloc[:0]
-    reports = _Reports()
+    reports = Reports()
     saved: dict[str, Any] = {}
     window = f"orders before {_day(as_of)}"
     seconds: dict[str, float] = {}
@@ -310,8 +377,10 @@ def run_models(ctx: StageContext) -> StageResult:
         scores.loc[buyers.index, "p_purchase_30d"] = nxt["p_purchase"].to_numpy()
         scores.loc[buyers.index, "expected_days_to_next_purchase"] = nxt["expected_days_to_next_purchase"].to_numpy()
     lap("clv")
+    held: dict[str, float] = {}
     if s.churn.enabled:
-        _churn(engine, ctx, s, buyers, as_of, scores, reports, saved)
+        held = _churn(engine, ctx, s, buyers, as_of, scores, reports, saved)
+    _decide(s, buyers, bg, held, scores, reports, saved)
     lap("churn")
     if s.anomaly.enabled:
         try:
@@ -321,7 +390,6 @@ def run_models(ctx: StageContext) -> StageResult:
     lap("anomaly")
     counts: dict[str, int] = {}
     if s.recommend.enabled:
-        # (Fitting this in a thread alongside churn was measured: no gain, both use the 2 cores.)
         try:
             recs, evaluation = _recommend(engine, s, as_of)
             n_recs = _report_recommendations(engine, recs, evaluation, reports)

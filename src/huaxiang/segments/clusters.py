@@ -161,7 +161,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int, init: np.ndarray | None = None) ->
     from threadpoolctl import threadpool_limits
 
     # OpenMP threads only pay off on large inputs: on small ones, and on a busy machine, they spin
-    # (1,300 rows x 6 values of k took 18 s with the default threads on 2 loaded cores, 0.3 s with one)
+    # (figures in bench/README.md)
     with threadpool_limits(limits=1 if len(x) < PARALLEL_ROWS else None):
         if init is not None:
             return KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(x)

@@ -2,10 +2,12 @@
 
 For every group the card gives its size and share, the features that most distinguish it from the
 population (standardised difference ``z = (group mean - population mean) / population std``; skewed
-counts and amounts are compared on ``log1p`` and shown as ``expm1(mean log1p)``, a typical value that
-one very large customer does not drag up), its dominant tags (share in the group and lift over the
-population, from ``person_tags``), its typical basket (categories by share of the group's spend, from
-``person_category_pref``), its preferred channel, payment method and peak hour, a readable name
+counts and amounts are compared on ``log1p``, so that one very large customer does not decide the
+ranking), each with the group's and the population's plain ``mean`` and ``median`` (what the card
+shows, labelled; ``value``/``population`` keep the compared-scale typical value ``expm1(mean log1p)``),
+its dominant tags (share in the group and lift over the population, from ``person_tags``), its typical
+basket (categories by share of the group's spend, from ``person_category_pref``; spend without a
+category is never named as one), its preferred channel, payment method and peak hour, a readable name
 built from the distinguishing features (``年轻高频移动端促销敏感型`` / ``Young frequent mobile
 promotion-sensitive``) and a description. Clusters also get plain rules from a depth-3 decision tree
 (``orders_total > 4.5 and share_app > 0.6``) with their precision and recall.
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from huaxiang.engine.base import Engine
+from huaxiang.features.preferences import UNKNOWN
 from huaxiang.segments.settings import SKEWED_FEATURES, PersonaSettings
 
 __all__ = ["CARD_COLUMNS", "PROFILE_FEATURES", "VOCABULARY", "explain_clusters", "name_group", "persona_cards"]
@@ -272,6 +275,9 @@ def persona_cards(engine: Engine, segments: ir.Table, features: ir.Table, *,
         v = _value(wide, c)
         aggs[f"m__{c}"] = v.mean()
         aggs[f"q__{c}"] = (v * v).mean()  # std from it: half the time of STDDEV_POP on Spark
+        raw = wide[c].cast("float64")
+        aggs[f"a__{c}"] = raw.mean()
+        aggs[f"d__{c}"] = raw.median()
     groups = engine.execute(wide.group_by(["kind", "key"]).aggregate(**aggs))
     is_all = (groups["kind"] == _ALL) & (groups["key"] == _ALL)
     if not is_all.any():  # nobody to describe
@@ -320,9 +326,11 @@ def persona_cards(engine: Engine, segments: ir.Table, features: ir.Table, *,
         spend = engine.execute(jc.group_by(["kind", "key", "category"]).aggregate(spend=jc.spend.sum()))
         for (kind, key), g in spend.groupby(["kind", "key"]):
             g = g[g["spend"] > 0].sort_values(["spend", "category"], ascending=[False, True])
-            whole = float(g["spend"].sum())
+            whole = float(g["spend"].sum())  # shares stay shares of all the group's spend
+            named = g[g["category"].notna() & ~g["category"].astype(str).str.strip().str.lower().isin(
+                [UNKNOWN, ""])]
             baskets[(str(kind), str(key))] = [{"category": str(r.category), "share": round(float(r.spend) / whole, 4)}
-                                              for r in g.head(3).itertuples()] if whole > 0 else []
+                                              for r in named.head(3).itertuples()] if whole > 0 else []
 
     by_group = {(str(r["kind"]), str(r["key"])): r for _, r in groups.iterrows()}
     rows = []
@@ -340,7 +348,9 @@ def persona_cards(engine: Engine, segments: ir.Table, features: ir.Table, *,
             if c in SKEWED_FEATURES:  # typical values on the compared scale: expm1(mean of log1p)
                 value, population = math.expm1(value), math.expm1(population)
             effects.append({"feature": c, "z": round(z, 3), "value": _jsonable(value),
-                            "population": _jsonable(population)})
+                            "population": _jsonable(population), "mean": _jsonable(g[f"a__{c}"]),
+                            "median": _jsonable(g[f"d__{c}"]), "population_mean": _jsonable(pop[f"a__{c}"]),
+                            "population_median": _jsonable(pop[f"d__{c}"])})
         effects.sort(key=lambda e: (-abs(e["z"]), e["feature"]))
         top = [e for e in effects if abs(e["z"]) >= s.min_effect][: s.top_features]
         label_zh, label_en = name_group([(e["feature"], e["z"]) for e in effects], min_effect=s.min_effect)
@@ -387,24 +397,27 @@ def describe_card(card: dict[str, Any]) -> tuple[str, str]:
     """The zh and en description of a card (size, distinguishing features, basket, channel, timing).
 
     >>> describe_card({"name_zh": "冠军客户", "name_en": "Champions", "size": 120, "share": 0.08,
-    ...     "top_features": [{"feature": "orders_total", "z": 1.4, "value": 21.5, "population": 9.4}],
+    ...     "top_features": [{"feature": "orders_total", "z": 1.4, "mean": 21.5, "median": 18.0,
+    ...                       "population_mean": 9.4, "population_median": 7.0}],
     ...     "top_categories": [{"category": "食品", "share": 0.4}], "top_channel": "app",
     ...     "top_payment_method": "alipay", "peak_hour": 20, "top_tags": []})[1]
-    'Champions: 120 persons (8.0%). Stand out by: frequent (orders_total 21.5 vs 9.4). Buy mostly 食品 (40%). Prefer app, pay by alipay, peak hour 20:00.'
+    'Champions: 120 persons (8.0%). Stand out by: frequent (orders_total mean 21.5, median 18; everyone: mean 9.4, median 7). Buy mostly 食品 (40%). Prefer app, pay by alipay, peak hour 20:00.'
     """
     zh = [f"{card['name_zh']}：{card['size']:,} 人，占 {card['share']:.1%}。"]
     en = [f"{card['name_en']}: {card['size']:,} persons ({card['share']:.1%})."]
     # features named by the same word are shown together: 高频（orders_total …；orders_365d …）
-    words: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+    words: dict[tuple[str, str, str], list[tuple[str, str, str, str, str]]] = {}
     for e in card["top_features"]:
         hi_zh, hi_en, lo_zh, lo_en = VOCABULARY.get(e["feature"], ("", "", "", ""))
         word_zh, word_en = (hi_zh, hi_en) if e["z"] > 0 else (lo_zh, lo_en)
         key = (word_zh, word_en, "") if word_zh else (
             "偏高" if e["z"] > 0 else "偏低", "higher" if e["z"] > 0 else "lower", e["feature"])
-        words.setdefault(key, []).append((e["feature"], _num(e["value"]), _num(e["population"])))
-    traits_zh = [f"{zh}（" + "；".join(f"{f} {v}，总体 {p}" for f, v, p in items) + "）"
+        words.setdefault(key, []).append((e["feature"], *_stats(e)))
+    traits_zh = [f"{zh}（" + "；".join(f"{f} 均值 {m}、中位数 {d}，总体均值 {pm}、中位数 {pd_}"
+                                      for f, m, d, pm, pd_ in items) + "）"
                  for (zh, _, _), items in words.items()]
-    traits_en = [f"{en} (" + "; ".join(f"{f} {v} vs {p}" for f, v, p in items) + ")"
+    traits_en = [f"{en} (" + "; ".join(f"{f} mean {m}, median {d}; everyone: mean {pm}, median {pd_}"
+                                      for f, m, d, pm, pd_ in items) + ")"
                  for (_, en, _), items in words.items()]
     if traits_zh:
         zh.append("特点：" + "；".join(traits_zh) + "。")
@@ -431,6 +444,13 @@ def describe_card(card: dict[str, Any]) -> tuple[str, str]:
         zh.append("典型标签：" + "、".join(t["name_zh"] for t in card["top_tags"]) + "。")
         en.append("Typical tags: " + ", ".join(t["name_en"] for t in card["top_tags"]) + ".")
     return "".join(zh), " ".join(en)
+
+
+def _stats(e: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Group mean, median, population mean, median of a feature effect (cards saved before the medians
+    existed show their typical values as both)."""
+    return (_num(e.get("mean", e.get("value"))), _num(e.get("median", e.get("value"))),
+            _num(e.get("population_mean", e.get("population"))), _num(e.get("population_median", e.get("population"))))
 
 
 def _num(v: Any) -> str:
