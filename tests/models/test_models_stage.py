@@ -181,7 +181,7 @@ def test_tiny_workspace_skips_with_reasons(tmp_path: Path) -> None:
 def test_settings_errors_name_key_and_fix() -> None:
     with pytest.raises(ConfigError, match=r"models\.churn\.horizon_days: .*fix: a whole number of days"):
         parse_settings({"churn": {"horizon_days": 3}})
-    with pytest.raises(ConfigError, match=r"models\.anomaly\.top: Extra inputs.*valid keys: enabled"):
+    with pytest.raises(ConfigError, match=r"models\.anomaly\.top: unknown key.*did you mean top_reasons\? valid keys: enabled"):
         parse_settings({"anomaly": {"top": 3}})
 
 

@@ -16,11 +16,32 @@ BetaGeoModel(penalizer_coef=0.0, max_iter=1000, tol=1e-10)
 90
 """
 
-from huaxiang.models.anomaly import AnomalyModel, anomaly_features, score_anomalies
-from huaxiang.models.churn import ChurnModel, churn_training_set
-from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
-from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from huaxiang.models.anomaly import AnomalyModel, anomaly_features, score_anomalies
+    from huaxiang.models.churn import ChurnModel, churn_training_set
+    from huaxiang.models.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel, expected_clv
+    from huaxiang.models.nextpurchase import evaluate_next_purchase, predict_next_purchase
 
 __all__ = ["AnomalyModel", "BetaGeoModel", "ChurnModel", "GammaGammaModel", "ParetoNBDModel", "anomaly_features",
            "churn_training_set", "evaluate_next_purchase", "expected_clv", "predict_next_purchase",
            "score_anomalies"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public estimators on first use: ``huaxiang.config`` reads ``models.settings``
+    and must not pay for scikit-learn and scipy (about 4 s) when it does."""
+    if name in ("AnomalyModel", "anomaly_features", "score_anomalies"):
+        from huaxiang.models import anomaly as module
+    elif name in ("ChurnModel", "churn_training_set"):
+        from huaxiang.models import churn as module  # type: ignore[no-redef]
+    elif name in ("BetaGeoModel", "GammaGammaModel", "ParetoNBDModel", "expected_clv"):
+        from huaxiang.models import clv as module  # type: ignore[no-redef]
+    elif name in ("evaluate_next_purchase", "predict_next_purchase"):
+        from huaxiang.models import nextpurchase as module  # type: ignore[no-redef]
+    else:
+        raise AttributeError(f"module 'huaxiang.models' has no attribute {name!r}")
+    return getattr(module, name)

@@ -16,6 +16,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
+    from huaxiang.features.settings import FeatureSettings
 
 __all__ = ["churn_labels", "churn_training_set"]
 
@@ -38,7 +39,7 @@ def churn_labels(engine: Engine, *, start: datetime, horizon_days: int) -> pd.Da
 
 
 def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
-                       features_config: dict[str, Any] | None = None) -> pd.DataFrame:
+                       features_config: FeatureSettings | dict[str, Any] | None = None) -> pd.DataFrame:
     """Features at ``cutoff`` (data before it) of every buyer, with ``churned`` = no purchase in the horizon.
 
     Parameters
