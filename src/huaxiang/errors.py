@@ -55,3 +55,11 @@ class RuleError(ValueError, HuaxiangError):
 
 class ModelError(RuntimeError, HuaxiangError):
     """A model failed to fit (e.g. did not converge) or was used before ``fit``."""
+
+
+class ArgumentError(ValueError, HuaxiangError):
+    """An argument of a command or method is out of range or of the wrong kind (e.g. ``show -n -1``)."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another process holds the workspace (a build, the service): says what runs, its pid and since when."""
