@@ -533,6 +533,10 @@ def parse_expression(text: str, table: ir.Table, *, where: str = "expression", t
     name = table_name if table_name is not None else _table_name(table)
     tree = _parse(text, where, name or "the table")
     compiler = _Compiler(text, table, where, name)
+    for node in tree.walk():  # a query or statement anywhere is named as such, before any function
+        for statement, label in _STATEMENTS.items():
+            if isinstance(node, statement):
+                compiler.fail(label, node)
     value = compiler.compile(tree)
     if condition:
         value = _boolean(compiler, tree, value)
