@@ -74,6 +74,8 @@ def test_filters_for_audiences_and_the_api_refuse_the_corpus(shop: Path, snapsho
         for table in ("orders", "persons", "features"):
             t = ws.table(table)
             for text in CORPUS:
+                if text.startswith(f"{table}."):
+                    continue  # a column of this very table, qualified: a fair filter
                 with pytest.raises(ExpressionError):
                     ws.engine.execute(t.filter(parse_filter(text, t, where="audience rule", table_name=table)))
     assert snapshot(shop) == before
