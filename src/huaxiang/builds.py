@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -96,6 +97,7 @@ def run_build(ws: Workspace, report: BuildReport, *, stages: Sequence[str] | Non
             target = stage_spark(ws.path, build)
         else:
             raise ConfigError(f"unknown engine {ws.engine_name!r}; use one of duckdb, spark")
+        files = _FileSnapshot(ws.path / MODEL_DIR)  # fitted models the stages write beside the tables
         copy_seconds = time.perf_counter() - t0
         engine: Engine | None = None
         try:
@@ -117,17 +119,44 @@ def run_build(ws: Workspace, report: BuildReport, *, stages: Sequence[str] | Non
                 _close_quietly(engine)
                 engine = None
             discard_staging(target)
+            files.restore()
             _record_failure(ws.path, report, exc)
             raise
         finally:
             if engine is not None:
                 _close_quietly(engine)
+        files.drop()
         report.details["build"] = {"id": build, "copy_seconds": round(copy_seconds, 3),
                                    "publish_seconds": round(publish_seconds, 3)}
         report.seconds = round(time.perf_counter() - started, 3)
         if save is not None:
             save(report)
     return report
+
+
+#: Files the stages write beside the warehouse (fitted models): kept or put back with the tables.
+MODEL_DIR = "models"
+
+
+class _FileSnapshot:
+    """A copy of a small folder taken before a build, put back if the build fails."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.copy = folder.parent / ".huaxiang" / f"{folder.name}.before-build"
+        shutil.rmtree(self.copy, ignore_errors=True)
+        self.existed = folder.is_dir()
+        if self.existed:
+            shutil.copytree(folder, self.copy)
+
+    def restore(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.existed:
+            shutil.copytree(self.copy, self.folder)
+        self.drop()
+
+    def drop(self) -> None:
+        shutil.rmtree(self.copy, ignore_errors=True)
 
 
 def _run_stages(ws: Workspace, engine: Engine, report: BuildReport, wanted: list[str],

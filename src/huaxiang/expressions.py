@@ -72,7 +72,7 @@ _STATEMENTS: dict[type[exp.Expression], str] = {
 ALLOWED_FUNCTIONS: tuple[str, ...] = (
     "abs", "ceil", "coalesce", "concat", "contains", "ends_with", "floor", "greatest", "if", "least", "left",
     "length", "lower", "ltrim", "nullif", "regexp_extract", "regexp_matches", "replace", "right", "round", "rtrim",
-    "starts_with", "strpos", "substr", "trim", "upper", "year", "month", "day", "hour", "cast", "try_cast",
+    "starts_with", "strpos", "substr", "trim", "upper", "year", "month", "day", "cast", "try_cast",
 )
 
 

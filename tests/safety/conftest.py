@@ -44,6 +44,12 @@ def write_workspace(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def new_shop() -> Callable[[Path], Path]:
+    """``new_shop(folder)``: write the small shop's config and source into ``folder`` (not built)."""
+    return write_workspace
+
+
 @pytest.fixture(scope="session")
 def built_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small shop, built once on DuckDB (every stage)."""

@@ -39,7 +39,16 @@ def _vandal(ctx: StageContext, name: str) -> StageResult:
     ctx.engine.materialize("orders", orders.limit(0))
     ctx.engine.drop("features")
     ctx.engine.materialize(f"_stray_{name}", ibis.memtable({"x": [1]}))
+    models = ctx.workspace_dir / "models"
+    models.mkdir(exist_ok=True)
+    for file in models.glob("*.json"):
+        file.write_text("{}", encoding="utf-8")
+    (models / f"stray_{name}.json").write_text("{}", encoding="utf-8")
     return StageResult(tables={"orders": 0})
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted((folder / "models").glob("*"))}
 
 
 def _answers(folder: Path, before: dict[str, tuple[int, str]]) -> None:
@@ -56,7 +65,7 @@ def _answers(folder: Path, before: dict[str, tuple[int, str]]) -> None:
 def test_a_stage_failing_leaves_every_table_as_the_last_build_left_it(
     failing: str, shop: Path, snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = snapshot(shop)
+    before, models = snapshot(shop), _files(shop)
     stages = []
     for stage in pipeline.STAGES:
         def run(ctx: StageContext, _name: str = stage.name) -> StageResult:
@@ -69,7 +78,7 @@ def test_a_stage_failing_leaves_every_table_as_the_last_build_left_it(
     monkeypatch.setattr(pipeline, "STAGES", stages)
     with huaxiang.Workspace.open(shop) as ws, pytest.raises(RuntimeError, match=f"injected failure in {failing}"):
         ws.build()
-    assert snapshot(shop) == before
+    assert snapshot(shop) == before and _files(shop) == models
     assert current_holder(shop) is None and not (shop / "warehouse.duckdb.staging").exists()
     failure = last_failure(shop)
     assert failure is not None and f"injected failure in {failing}" in failure["error"]
