@@ -63,3 +63,11 @@ class PersonNotFoundError(WorkspaceError, LookupError):
     A :class:`WorkspaceError` as well, so callers that caught that before keep working; a
     :class:`LookupError` so a service can answer 404 without knowing huaxiang's errors.
     """
+
+
+class ArgumentError(ValueError, HuaxiangError):
+    """An argument of a command or method is out of range or of the wrong kind (e.g. ``show -n -1``)."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another process holds the workspace (a build, the service): says what runs, its pid and since when."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -38,8 +37,7 @@ import pandas as pd
 from huaxiang.config import CONFIG_FILE, WorkspaceConfig, load_config
 from huaxiang.engine import create_engine
 from huaxiang.engine.base import Engine
-from huaxiang.errors import ConfigError, WorkspaceError
-from huaxiang.pipeline import STAGES, StageContext, stage_names
+from huaxiang.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from huaxiang.components import IdentityComponent, ModelsComponent, SegmentsComponent, TagsComponent
@@ -136,13 +134,9 @@ class Workspace:
     def engine(self) -> Engine:
         """The engine connection (opened on first use)."""
         if self._engine is None:
-            opts: dict[str, Any] = {
-                "threads": self.config.engine.threads, "memory_limit": self.config.engine.memory_limit,
-                "master": self.config.engine.master, "conf": self.config.engine.conf,
-                "path": self.config.engine.path,
-            }
-            opts.update(self._engine_options)
-            self._engine = create_engine(self.engine_name, workspace_dir=self.path, **opts)
+            from huaxiang.builds import engine_options
+
+            self._engine = create_engine(self.engine_name, workspace_dir=self.path, **engine_options(self))
         return self._engine
 
     @property
@@ -217,34 +211,18 @@ class Workspace:
               progress: Callable[[str, str], None] | None = None) -> BuildReport:
         """Run the pipeline stages (all by default) and return a :class:`BuildReport`.
 
+        The build is atomic: it runs on a staging copy of the warehouse and replaces the live one
+        only when every stage succeeded; a failure leaves every table as the last successful build
+        left it. A second build while one runs (or while the service holds the workspace) is refused
+        with :class:`~huaxiang.errors.WorkspaceBusyError`. See :mod:`huaxiang.builds`.
+
         ``progress(stage, item)`` is called as work starts (for progress bars).
         """
-        wanted = list(stages) if stages else stage_names()
-        unknown = [s for s in wanted if s not in stage_names()]
-        if unknown:
-            raise ConfigError(f"unknown stage(s) {unknown}; stages are: {', '.join(stage_names())}")
-        started = time.perf_counter()
-        started_at = datetime.now().isoformat(timespec="seconds")
-        ctx = StageContext(engine=self.engine, config=self.config, workspace_dir=self.path, data_dir=self.data_dir)
-        report = BuildReport(workspace=str(self.path), engine=self.engine.name, started_at=started_at, seconds=0.0)
-        for stage in STAGES:
-            if stage.name not in wanted:
-                continue
-            if progress is not None:
-                progress(stage.name, "")
-                ctx.progress = lambda item, _s=stage.name: progress(_s, item)
-            t0 = time.perf_counter()
-            result = stage.run(ctx)
-            ctx.results[stage.name] = result
-            report.stages[stage.name] = round(time.perf_counter() - t0, 3)
-            report.tables.update(result.tables)
-            if stage.name == "ingest":
-                report.sources = result.details.get("sources", [])
-            else:
-                report.details[stage.name] = result.details
-        report.seconds = round(time.perf_counter() - started, 3)
-        self._save_report(report)
-        return report
+        from huaxiang.builds import run_build
+
+        report = BuildReport(workspace=str(self.path), engine=self.engine_name,
+                             started_at=datetime.now().isoformat(timespec="seconds"), seconds=0.0)
+        return run_build(self, report, stages=stages, progress=progress, save=self._save_report)
 
     def _save_report(self, report: BuildReport) -> None:
         runs = self.path / RUNS_DIR
@@ -271,21 +249,15 @@ class Workspace:
         return sorted(t for t in self.engine.list_tables() if not t.startswith(SCRATCH_PREFIXES))
 
     def show(self, name: str, *, limit: int = 20, where: str | None = None) -> pd.DataFrame:
-        """Rows of a table, optionally filtered by a SQL condition (DuckDB dialect).
+        """Rows of a table, optionally filtered by a condition over its columns.
+
+        The condition is parsed and checked (never run as SQL): see :mod:`huaxiang.expressions`.
 
         >>> # ws.show("orders", where="amount > 100", limit=5)
         """
-        table = self.table(name)
-        if where:
-            try:
-                table = self.engine.con.sql(f'SELECT * FROM "{name}" WHERE {where}', dialect="duckdb")
-            except Exception as exc:
-                raise ConfigError(
-                    f"--where {where!r} is not a valid condition on {name}: {str(exc).strip().splitlines()[0]}; "
-                    f"columns: {', '.join(self.table(name).columns)}"
-                ) from None
-        frame: pd.DataFrame = self.engine.execute(table, limit=limit)
-        return frame
+        from huaxiang.builds import show_rows
+
+        return show_rows(self, name, limit=limit, where=where)
 
     def quarantine_summary(self, source: str | None = None, *, examples: int = 3) -> pd.DataFrame:
         """Rejected rows grouped by source and reason, with counts, example rows and the offending values.

@@ -45,6 +45,9 @@ class DuckDBEngine(Engine):
         Database file; ``None`` or ``":memory:"`` for an in-memory database.
     threads, memory_limit
         DuckDB settings (default: DuckDB's own).
+    read_only
+        Open the file read-only, with DuckDB's external access disabled (no file, network or
+        extension access for anything run on this connection): what readers of a workspace use.
 
     Examples
     --------
@@ -59,16 +62,21 @@ class DuckDBEngine(Engine):
     _ids = itertools.count()
 
     def __init__(
-        self, path: str | Path | None = None, *, threads: int | None = None, memory_limit: str | None = None
+        self, path: str | Path | None = None, *, threads: int | None = None, memory_limit: str | None = None,
+        read_only: bool = False,
     ) -> None:
         database = ":memory:" if path is None else str(path)
-        con = ibis.duckdb.connect(database)
+        con = ibis.duckdb.connect(database, read_only=read_only) if read_only else ibis.duckdb.connect(database)
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
         if memory_limit:
             con.raw_sql(f"SET memory_limit = {_sql_literal(memory_limit)}")
+        if read_only:
+            # Set last (it cannot be undone): no read_csv/read_text/glob/httpfs/ATTACH/COPY from here on.
+            con.raw_sql("SET enable_external_access = false")
         super().__init__(con)
         self.path = database
+        self.read_only = read_only
 
     @property
     def raw(self) -> Any:

@@ -129,24 +129,27 @@ class SourceMapper:
 
     # -------------------------------------------------------------- columns
     def _with_sql_columns(self, raw: ir.Table, view: str) -> ir.Table:
-        """Add ``expr`` mappings and ``quarantine_if`` conditions, written in SQL, as columns."""
-        parts = []
+        """Add ``expr`` mappings and ``quarantine_if`` conditions as columns.
+
+        They are written in SQL's expression syntax but never run as SQL: each is parsed,
+        checked against the source's columns and the allowed functions, and compiled to an Ibis
+        expression by :mod:`huaxiang.expressions` (a refusal names the source, key and part).
+        """
+        from huaxiang.expressions import parse_expression
+
+        name = self.spec.name
+        added: dict[str, ir.Value] = {}
         for col, cmap in self.spec.columns.items():
             if cmap.expr is not None:
-                parts.append(f"({cmap.expr}) AS \"_hx_e_{col}\"")
+                added[f"_hx_e_{col}"] = parse_expression(
+                    cmap.expr, raw, where=f"source {name!r}: columns.{col}.expr", table_name=name
+                )
         for i, rule in enumerate(self.spec.quarantine_if):
-            parts.append(f"COALESCE(({rule.when}), FALSE) AS \"_hx_q_{i}\"")
-        if not parts:
-            return raw
-        self.engine.create_view(view, raw)
-        try:
-            return self.engine.con.sql(f'SELECT *, {", ".join(parts)} FROM "{view}"', dialect="duckdb")
-        except Exception as exc:
-            raise ConfigError(
-                f"source {self.spec.name!r}: a SQL expression in 'columns' or 'quarantine_if' is invalid: "
-                f"{str(exc).strip().splitlines()[0]}; source columns are: "
-                f"{', '.join(c for c in raw.columns if not c.startswith('_hx_'))}"
-            ) from None
+            cond = parse_expression(
+                rule.when, raw, where=f"source {name!r}: quarantine_if[{i}].when", table_name=name, condition=True
+            )
+            added[f"_hx_q_{i}"] = cond.fill_null(False)
+        return raw.mutate(**added) if added else raw
 
     def _origin(self, t: ir.Table, col: str, cmap: ColumnMap) -> ir.Value:
         if cmap.column is not None:

@@ -1,0 +1,582 @@
+"""Safe user expressions: text a person or a file writes, parsed and checked, never run as SQL.
+
+``show --where``, a source's ``quarantine_if`` ``when:`` and its ``expr:`` mappings, and the
+audience rules and API filters to come are written in SQL's expression syntax (DuckDB dialect).
+The text is tokenised and parsed by sqlglot into a tree; every node must be of a type on the
+whitelist below, every column must exist in the table, every function must be on the allow-list;
+the checked tree is then compiled into an Ibis expression over the table, so it runs on DuckDB
+and Spark alike and no user text is ever handed to the engine. Anything else — a statement
+separator, a comment, DDL/DML, ``ATTACH``/``COPY``/``INSTALL``/``LOAD``/``PRAGMA``/``SET``, a
+subquery or another table, a file or network function (``read_csv``, ``read_text``, ``glob``…),
+a look-alike character such as a fullwidth semicolon — is refused with a one-line
+:class:`ExpressionError` naming the offending part, its character position and where the text
+came from.
+
+Examples
+--------
+>>> import ibis
+>>> t = ibis.table({"amount": "float64", "status": "string"}, name="orders")
+>>> parse_filter("amount > 100 and status in ('paid', 'pending')", t).type()
+Boolean(nullable=True)
+>>> parse_filter("1=1; drop table orders", t, where="--where")
+Traceback (most recent call last):
+...
+huaxiang.expressions.ExpressionError: --where: statement separator ';' at character 4 in '1=1; drop table orders' is not allowed; write one condition over the columns of orders
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from huaxiang.errors import ConfigError, RuleError
+
+__all__ = ["ALLOWED_FUNCTIONS", "ExpressionError", "check_expression", "parse_expression", "parse_filter"]
+
+
+class ExpressionError(RuleError, ConfigError):
+    """A user expression is not allowed or does not fit the table (a ``RuleError`` and a ``ConfigError``, so a ``ValueError``)."""
+
+
+#: SQL type names a CAST may name, and the Ibis type they become.
+_TYPES: dict[str, str] = {
+    "VARCHAR": "string", "TEXT": "string", "CHAR": "string", "NCHAR": "string", "NVARCHAR": "string",
+    "BIGINT": "int64", "INT": "int32", "SMALLINT": "int16", "TINYINT": "int8", "UBIGINT": "int64",
+    "DOUBLE": "float64", "FLOAT": "float32", "DECIMAL": "float64", "BOOLEAN": "boolean",
+    "DATE": "date", "TIMESTAMP": "timestamp", "DATETIME": "timestamp",
+}
+#: Statement kinds named in refusals (checked before anything else in the tree).
+_STATEMENTS: dict[type[exp.Expression], str] = {
+    exp.Select: "a query (SELECT)", exp.Subquery: "a subquery", exp.Union: "UNION", exp.Intersect: "INTERSECT",
+    exp.Except: "EXCEPT", exp.Drop: "DROP", exp.Create: "CREATE", exp.Insert: "INSERT", exp.Update: "UPDATE",
+    exp.Delete: "DELETE", exp.Alter: "ALTER", exp.Copy: "COPY", exp.Attach: "ATTACH", exp.Detach: "DETACH",
+    exp.Pragma: "PRAGMA", exp.Set: "SET", exp.Install: "INSTALL", exp.Command: "a command", exp.Use: "USE",
+    exp.Merge: "MERGE", exp.TruncateTable: "TRUNCATE", exp.Table: "a table reference", exp.From: "FROM",
+    exp.Join: "JOIN", exp.Placeholder: "a parameter placeholder", exp.Star: "'*'",
+}
+
+
+#: Functions an expression may call (by their SQL names), for error messages.
+ALLOWED_FUNCTIONS: tuple[str, ...] = (
+    "abs", "ceil", "coalesce", "concat", "contains", "ends_with", "floor", "greatest", "if", "least", "left",
+    "length", "lower", "ltrim", "nullif", "regexp_extract", "regexp_matches", "replace", "right", "round", "rtrim",
+    "starts_with", "strpos", "substr", "trim", "upper", "year", "month", "day", "cast", "try_cast",
+)
+
+
+def _str(v: ir.Value) -> ir.StringValue:
+    return v if v.type().is_string() else v.cast("string")
+
+
+class _Compiler:
+    """Checks a sqlglot tree node by node and builds the Ibis expression."""
+
+    def __init__(self, text: str, table: ir.Table, where: str, table_name: str | None) -> None:
+        self.text, self.table, self.where = text, table, where
+        self.table_name = table_name
+        self.columns = list(table.columns)
+
+    # ------------------------------------------------------------- errors
+    def fail(self, what: str, node: exp.Expression | None = None, *, fix: str = "", at: int | None = None) -> None:
+        pos = at if at is not None else self._position(node)
+        where_in = f" at character {pos}" if pos else ""
+        tail = fix or f"write one expression over the columns of {self.table_name or 'the table'}"
+        raise ExpressionError(f"{self.where}: {what}{where_in} in {self.text!r} is not allowed; {tail}")
+
+    def _position(self, node: exp.Expression | None) -> int | None:
+        while node is not None:
+            if "start" in node.meta:
+                return int(node.meta["start"]) + 1
+            for child in node.iter_expressions():
+                if "start" in child.meta:
+                    return int(child.meta["start"]) + 1
+            node = node.this if isinstance(node.this, exp.Expression) else None
+        return None
+
+    # ------------------------------------------------------------ columns
+    def column(self, node: exp.Column) -> ir.Value:
+        if isinstance(node.this, exp.Star):
+            self.fail("'*'", node)
+        qualifier = node.table
+        name = node.name
+        if (qualifier and qualifier != self.table_name) or node.args.get("db") or node.args.get("catalog"):
+            self.fail(f"column {node.sql(dialect='duckdb')!r} of another table", node,
+                      fix=f"name columns of {self.table_name or 'this table'} only")
+        if name in self.columns:
+            return self.table[name]
+        folded = [c for c in self.columns if c.lower() == name.lower()]
+        if len(folded) == 1:
+            return self.table[folded[0]]
+        close = difflib.get_close_matches(name, self.columns, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        shown = [c for c in self.columns if not c.startswith("_hx_")] or self.columns
+        listed = ", ".join(shown[:40]) + (", …" if len(shown) > 40 else "")
+        pos = self._position(node)
+        raise ExpressionError(
+            f"{self.where}: unknown column {name!r}" + (f" at character {pos}" if pos else "")
+            + f" in {self.text!r}; {hint}columns: {listed}"
+        )
+
+    # ------------------------------------------------------------ compile
+    def compile(self, node: exp.Expression) -> ir.Value:
+        kind = type(node)
+        for statement, label in _STATEMENTS.items():
+            if isinstance(node, statement):
+                self.fail(label, node)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            return handler(self, node)
+        text = _HELPERS.get(kind)
+        if text is not None:
+            return text(self.compile(node.this))
+        if isinstance(node, exp.Anonymous | exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            self.fail(f"function {name.lower()}()", node,
+                      fix=f"allowed functions: {', '.join(ALLOWED_FUNCTIONS)}")
+        self.fail(f"{node.sql(dialect='duckdb')!r} ({kind.__name__})", node)
+        raise AssertionError  # pragma: no cover - fail always raises
+
+    def args(self, node: exp.Expression) -> list[ir.Value]:
+        return [self.compile(e) for e in node.expressions]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _literal(c: _Compiler, node: exp.Literal) -> ir.Value:
+    if node.is_string:
+        return ibis.literal(node.this, type="string")
+    text = node.this
+    try:
+        return ibis.literal(int(text), type="int64") if text.lstrip("-").isdigit() else ibis.literal(float(text))
+    except ValueError:
+        c.fail(f"number {text!r}", node)
+        raise AssertionError from None  # pragma: no cover
+
+
+def _coerce(a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """Make two operands comparable the way DuckDB's implicit casts do (text read as the other type)."""
+    ta, tb = a.type(), b.type()
+    if ta.is_null() and not tb.is_null():
+        return ibis.null(tb), b
+    if tb.is_null() and not ta.is_null():
+        return a, ibis.null(ta)
+    for x, y, swap in ((a, b, False), (b, a, True)):
+        tx, ty = x.type(), y.type()
+        if tx.is_string() and (ty.is_numeric() or ty.is_temporal() or ty.is_boolean()) and not ty.is_null():
+            target = dt.float64 if ty.is_numeric() else ty
+            x = x.try_cast(target)
+            return (y, x) if swap else (x, y)
+    return a, b
+
+
+def _numeric(v: ir.Value) -> ir.NumericValue:
+    t = v.type()
+    if t.is_numeric():
+        return v
+    return v.try_cast("float64")
+
+
+def _binary(op: Callable[[Any, Any], ir.Value], numeric: bool = False) -> Callable[[_Compiler, exp.Expression], ir.Value]:
+    def run(c: _Compiler, node: exp.Expression) -> ir.Value:
+        left, right = c.compile(node.this), c.compile(node.expression)
+        if numeric:
+            left, right = _numeric(left), _numeric(right)
+        else:
+            left, right = _coerce(left, right)
+        try:
+            return op(left, right)
+        except Exception as exc:  # Ibis refuses operands whose types do not fit (e.g. date + text)
+            c.fail(f"{node.sql(dialect='duckdb')!r} ({type(exc).__name__}: {str(exc).splitlines()[0]})", node)
+            raise AssertionError from None  # pragma: no cover
+
+    return run
+
+
+def _boolean(c: _Compiler, node: exp.Expression, v: ir.Value) -> ir.BooleanValue:
+    if not v.type().is_boolean():
+        c.fail(f"{node.sql(dialect='duckdb')!r} as a condition (it is {v.type()}, not true/false)", node,
+               fix="compare it, e.g. x > 0 or x is not null")
+    return v
+
+
+def _cast(c: _Compiler, node: exp.Cast, *, try_: bool) -> ir.Value:
+    to = node.to
+    name = to.this.name if isinstance(to.this, exp.DataType.Type) else str(to.this)
+    target = _TYPES.get(name.upper())
+    if target is None:
+        c.fail(f"cast to {to.sql(dialect='duckdb')}", node, fix=f"cast to one of {', '.join(sorted(_TYPES))}")
+    value = c.compile(node.this)
+    assert target is not None
+    if try_:
+        return value.try_cast(target)
+    return value.cast(target)
+
+
+def _in(c: _Compiler, node: exp.In) -> ir.Value:
+    if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
+        c.fail("a subquery in IN (...)", node, fix="list the values: x in ('a', 'b')")
+    value = c.compile(node.this)
+    options = c.args(node)
+    if not options:
+        c.fail("an empty IN list", node)
+    pairs = [_coerce(value, o) for o in options]
+    return pairs[0][0].isin([p[1] for p in pairs])
+
+
+def _like(c: _Compiler, node: exp.Like | exp.ILike, *, case: bool) -> ir.Value:
+    if node.args.get("escape"):
+        c.fail("LIKE ... ESCAPE", node)
+    value, pattern = _str(c.compile(node.this)), c.compile(node.expression)
+    return value.like(pattern) if case else value.ilike(pattern)
+
+
+def _case(c: _Compiler, node: exp.Case) -> ir.Value:
+    subject = c.compile(node.this) if node.this is not None else None
+    branches = []
+    for branch in node.args.get("ifs") or []:
+        cond = c.compile(branch.this)
+        if subject is not None:
+            s, v = _coerce(subject, cond)
+            cond = s == v
+        branches.append((_boolean(c, branch.this, cond), c.compile(branch.args["true"])))
+    default = node.args.get("default")
+    if not branches:
+        c.fail("CASE without WHEN", node)
+    return ibis.cases(*branches, else_=c.compile(default) if default is not None else None)
+
+
+def _if(c: _Compiler, node: exp.If) -> ir.Value:
+    cond = _boolean(c, node.this, c.compile(node.this))
+    other = node.args.get("false")
+    return ibis.ifelse(cond, c.compile(node.args["true"]), c.compile(other) if other is not None else ibis.null())
+
+
+def _is(c: _Compiler, node: exp.Is) -> ir.Value:
+    value = c.compile(node.this)
+    right = node.expression
+    if isinstance(right, exp.Null):
+        return value.isnull()
+    if isinstance(right, exp.Boolean):
+        return (value == ibis.literal(right.this)).fill_null(False)
+    c.fail(f"IS {right.sql(dialect='duckdb')}", node, fix="use IS NULL, IS NOT NULL, IS TRUE or IS FALSE")
+    raise AssertionError  # pragma: no cover
+
+
+def _substring(c: _Compiler, node: exp.Substring) -> ir.Value:
+    value = _str(c.compile(node.this))
+    start = c.compile(node.args["start"]) if node.args.get("start") is not None else ibis.literal(1)
+    length = node.args.get("length")
+    return value.substr(start - 1, c.compile(length) if length is not None else None)
+
+
+def _trim(c: _Compiler, node: exp.Trim) -> ir.Value:
+    if node.expression is not None:
+        c.fail("TRIM of given characters", node, fix="use trim(x) for whitespace")
+    value = _str(c.compile(node.this))
+    side = (node.args.get("position") or "").upper()
+    return value.lstrip() if side == "LEADING" else value.rstrip() if side == "TRAILING" else value.strip()
+
+
+def _concat(c: _Compiler, node: exp.Concat) -> ir.Value:
+    # DuckDB's concat() skips NULLs (``||`` does not).
+    parts = [_str(v).fill_null("") for v in c.args(node)]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
+
+
+def _dpipe(c: _Compiler, node: exp.DPipe) -> ir.Value:
+    return _str(c.compile(node.this)) + _str(c.compile(node.expression))
+
+
+def _round(c: _Compiler, node: exp.Round) -> ir.Value:
+    digits = node.args.get("decimals")
+    value = _numeric(c.compile(node.this))
+    if digits is None:
+        return value.round()
+    if not isinstance(digits, exp.Literal) or digits.is_string:
+        c.fail("round() with non-constant digits", node)
+    return value.round(int(digits.this))
+
+
+def _regexp(c: _Compiler, node: exp.Expression, *, extract: bool) -> ir.Value:
+    value, pattern = _str(c.compile(node.this)), node.expression
+    if not isinstance(pattern, exp.Literal) or not pattern.is_string:
+        c.fail("a regular expression that is not a constant text", node)
+    if node.args.get("flag") or node.args.get("parameters") or node.args.get("position") or node.args.get("occurrence"):
+        c.fail(f"options of {node.key}()", node)
+    if not extract:
+        return value.re_search(pattern.this)
+    group = node.args.get("group")
+    index = int(group.this) if isinstance(group, exp.Literal) else 0
+    return value.re_extract(pattern.this, index).nullif("")
+
+
+def _extract(c: _Compiler, node: exp.Extract) -> ir.Value:
+    part = node.this.name.lower()
+    fns = {"year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute",
+           "dow": "day_of_week", "quarter": "quarter"}
+    if part not in fns:
+        c.fail(f"EXTRACT({part})", node, fix=f"extract one of {', '.join(fns)}")
+    value = c.compile(node.expression)
+    return _part(value, fns[part])
+
+
+def _part(value: ir.Value, name: str) -> ir.Value:
+    if value.type().is_string():
+        value = value.try_cast("timestamp")
+    if name == "day_of_week":
+        return value.day_of_week.index()
+    return getattr(value, name)()
+
+
+def _date_part(name: str) -> Callable[[_Compiler, exp.Expression], ir.Value]:
+    return lambda c, node: _part(c.compile(node.this), name)
+
+
+def _left_right(c: _Compiler, node: exp.Left | exp.Right, *, left: bool) -> ir.Value:
+    value = _str(c.compile(node.this))
+    n = c.compile(node.expression)
+    return value.left(n) if left else value.right(n)
+
+
+def _neg(c: _Compiler, node: exp.Neg) -> ir.Value:
+    return -_numeric(c.compile(node.this))
+
+
+def _not(c: _Compiler, node: exp.Not) -> ir.Value:
+    return ~_boolean(c, node.this, c.compile(node.this))
+
+
+def _logic(op: Callable[[Any, Any], ir.Value]) -> Callable[[_Compiler, exp.Expression], ir.Value]:
+    def run(c: _Compiler, node: exp.Expression) -> ir.Value:
+        left = _boolean(c, node.this, c.compile(node.this))
+        right = _boolean(c, node.expression, c.compile(node.expression))
+        return op(left, right)
+
+    return run
+
+
+def _between(c: _Compiler, node: exp.Between) -> ir.Value:
+    value = c.compile(node.this)
+    lo = _coerce(value, c.compile(node.args["low"]))
+    hi = _coerce(value, c.compile(node.args["high"]))
+    return (lo[0] >= lo[1]) & (hi[0] <= hi[1])
+
+
+def _varargs(fn: Callable[..., ir.Value]) -> Callable[[_Compiler, exp.Expression], ir.Value]:
+    def run(c: _Compiler, node: exp.Expression) -> ir.Value:
+        values = [c.compile(node.this), *c.args(node)]
+        first = values[0]
+        values = [first] + [_coerce(first, v)[1] for v in values[1:]]
+        return fn(*values)
+
+    return run
+
+
+def _two_text(op: Callable[[ir.StringValue, Any], ir.Value]) -> Callable[[_Compiler, exp.Expression], ir.Value]:
+    return lambda c, node: op(_str(c.compile(node.this)), c.compile(node.expression))
+
+
+def _replace(c: _Compiler, node: exp.Expression) -> ir.Value:
+    value = _str(c.compile(node.this))
+    return value.replace(c.compile(node.expression), c.compile(node.args["replacement"]))
+
+
+_HANDLERS: dict[type[exp.Expression], Callable[[_Compiler, Any], ir.Value]] = {
+    exp.Column: lambda c, n: c.column(n),
+    exp.Literal: _literal,
+    exp.Boolean: lambda c, n: ibis.literal(bool(n.this)),
+    exp.Null: lambda c, n: ibis.null(),
+    exp.Paren: lambda c, n: c.compile(n.this),
+    exp.EQ: _binary(lambda a, b: a == b), exp.NEQ: _binary(lambda a, b: a != b),
+    exp.GT: _binary(lambda a, b: a > b), exp.GTE: _binary(lambda a, b: a >= b),
+    exp.LT: _binary(lambda a, b: a < b), exp.LTE: _binary(lambda a, b: a <= b),
+    exp.NullSafeEQ: _binary(lambda a, b: a.identical_to(b)),
+    exp.Add: _binary(lambda a, b: a + b, numeric=True), exp.Sub: _binary(lambda a, b: a - b, numeric=True),
+    exp.Mul: _binary(lambda a, b: a * b, numeric=True), exp.Div: _binary(lambda a, b: a / b, numeric=True),
+    exp.Mod: _binary(lambda a, b: a % b, numeric=True), exp.IntDiv: _binary(lambda a, b: a // b, numeric=True),
+    exp.Neg: _neg, exp.Not: _not, exp.And: _logic(lambda a, b: a & b), exp.Or: _logic(lambda a, b: a | b),
+    exp.In: _in, exp.Between: _between, exp.Is: _is,
+    exp.Like: lambda c, n: _like(c, n, case=True), exp.ILike: lambda c, n: _like(c, n, case=False),
+    exp.Case: _case, exp.If: _if,
+    exp.Cast: lambda c, n: _cast(c, n, try_=False), exp.TryCast: lambda c, n: _cast(c, n, try_=True),
+    exp.DPipe: _dpipe, exp.Concat: _concat, exp.Substring: _substring, exp.Trim: _trim,
+    exp.Coalesce: _varargs(ibis.coalesce), exp.Greatest: _varargs(ibis.greatest), exp.Least: _varargs(ibis.least),
+    exp.Nullif: lambda c, n: c.compile(n.this).nullif(_coerce(c.compile(n.this), c.compile(n.expression))[1]),
+    exp.Abs: lambda c, n: _numeric(c.compile(n.this)).abs(),
+    exp.Floor: lambda c, n: _numeric(c.compile(n.this)).floor(),
+    exp.Ceil: lambda c, n: _numeric(c.compile(n.this)).ceil(),
+    exp.Round: _round,
+    exp.StrPosition: lambda c, n: _str(c.compile(n.this)).find(c.compile(n.args["substr"])) + 1,
+    exp.StartsWith: _two_text(lambda s, x: s.startswith(x)),
+    exp.EndsWith: _two_text(lambda s, x: s.endswith(x)),
+    exp.Contains: _two_text(lambda s, x: s.contains(x)),
+    exp.Replace: _replace,
+    exp.RegexpLike: lambda c, n: _regexp(c, n, extract=False),
+    exp.RegexpExtract: lambda c, n: _regexp(c, n, extract=True),
+    exp.Left: lambda c, n: _left_right(c, n, left=True), exp.Right: lambda c, n: _left_right(c, n, left=False),
+    exp.Year: _date_part("year"), exp.Month: _date_part("month"), exp.Day: _date_part("day"),
+    exp.Extract: _extract,
+}
+_HELPERS: dict[type[exp.Expression], Callable[[ir.Value], ir.Value]] = {
+    exp.Lower: lambda s: _str(s).lower(), exp.Upper: lambda s: _str(s).upper(),
+    exp.Length: lambda s: _str(s).length(), exp.Initcap: lambda s: _str(s).capitalize(),
+}
+
+
+# --------------------------------------------------------------------------- text checks
+
+_DIALECT = Dialect.get_or_raise("duckdb")
+#: ASCII characters whose look-alikes (fullwidth forms, …) are refused outside quotes.
+_LOOKALIKE_TARGETS = frozenset(";'\"`()=<>,.|*-/")
+
+
+def _scan(text: str, where: str, subject: str) -> None:
+    """Refuse separators, comments and look-alike punctuation before parsing."""
+
+    def refuse(what: str, pos: int, fix: str) -> None:
+        raise ExpressionError(f"{where}: {what} at character {pos} in {text!r} is not allowed; {fix}")
+
+    if not text.strip():
+        raise ExpressionError(f"{where}: the expression is empty; write one expression over the columns of {subject}")
+    try:
+        tokens = _DIALECT.tokenize(text)
+    except TokenError as exc:
+        raise ExpressionError(f"{where}: cannot read {text!r}: {str(exc).splitlines()[0]}") from None
+    quoted = [(t.start, t.end) for t in tokens if t.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING)]
+    for i, ch in enumerate(text):
+        if any(a - 1 <= i <= b + 1 for a, b in quoted):
+            continue
+        folded = unicodedata.normalize("NFKC", ch)
+        if folded != ch and folded in _LOOKALIKE_TARGETS:
+            refuse(f"look-alike character {ch!r} (U+{ord(ch):04X}, like {folded!r})", i + 1,
+                   f"type the ASCII {folded!r} if you mean it")
+        if unicodedata.category(ch) == "Cf":
+            refuse(f"invisible character U+{ord(ch):04X}", i + 1, "delete it")
+    for t in tokens:
+        if t.token_type == TokenType.SEMICOLON:
+            refuse("statement separator ';'", t.start + 1, f"write one condition over the columns of {subject}")
+        if t.comments:
+            refuse("a comment", t.end + 2, "remove the comment ('--' or '/* */')")
+
+
+def _parse(text: str, where: str, subject: str) -> exp.Expression:
+    _scan(text, where, subject)
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # sqlglot warns before falling back to a generic Command
+    try:
+        trees = sqlglot.parse(text, read="duckdb")
+    except ParseError as exc:
+        first = str(exc).splitlines()[0]
+        raise ExpressionError(f"{where}: cannot parse {text!r}: {first}") from None
+    finally:
+        logger.setLevel(level)
+    found = [t for t in trees if t is not None]
+    if len(found) != 1:
+        raise ExpressionError(f"{where}: {text!r} holds {len(found)} statements; write one expression")
+    return found[0]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_expression(text: str, table: ir.Table, *, where: str = "expression", table_name: str | None = None,
+                     condition: bool = False) -> ir.Value:
+    """Parse, check and compile ``text`` into an Ibis value expression over ``table``.
+
+    Parameters
+    ----------
+    text
+        The expression, in SQL expression syntax (DuckDB dialect).
+    table
+        The Ibis table whose columns the expression may name.
+    where
+        Where the text came from, for error messages (``"--where"``, ``"sources[pos].columns.x.expr"``).
+    table_name
+        The table's name: columns may be qualified with it (``orders.amount``). Default: ``table``'s own name.
+    condition
+        Require a true/false result.
+
+    Raises
+    ------
+    ExpressionError
+        The text holds anything but one expression over the table's columns with allowed functions.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> raw = ibis.memtable({"customer_id": ["c1"], "_hx_row": [7]})
+    >>> e = parse_expression("customer_id || '-' || CAST(_hx_row AS VARCHAR)", raw)
+    >>> ibis.duckdb.connect().execute(raw.select(v=e))["v"][0]
+    'c1-7'
+    >>> parse_expression("read_text('/etc/passwd')", raw, where="columns.note.expr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    huaxiang.expressions.ExpressionError: columns.note.expr: function read_text() at character 1 in "read_text('/etc/passwd')" is not allowed; allowed functions: abs, ceil, ...
+    """
+    name = table_name if table_name is not None else _table_name(table)
+    tree = _parse(text, where, name or "the table")
+    compiler = _Compiler(text, table, where, name)
+    for node in tree.walk():  # a query or statement anywhere is named as such, before any function
+        for statement, label in _STATEMENTS.items():
+            if isinstance(node, statement):
+                compiler.fail(label, node)
+    value = compiler.compile(tree)
+    if condition:
+        value = _boolean(compiler, tree, value)
+    return value
+
+
+def parse_filter(text: str, table: ir.Table, *, where: str = "filter", table_name: str | None = None) -> ir.BooleanValue:
+    """A row filter over ``table`` from user text (``show --where``, audience rules, API filters).
+
+    The result is an Ibis boolean expression: ``table.filter(parse_filter(text, table))``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"amount": [5.0, 50.0], "status": ["paid", "refunded"]})
+    >>> ibis.duckdb.connect().execute(t.filter(parse_filter("amount > 10 or status = 'paid'", t))).shape[0]
+    2
+    """
+    value = parse_expression(text, table, where=where, table_name=table_name, condition=True)
+    return value
+
+
+def check_expression(text: str, columns: Sequence[str] | dict[str, str], *, where: str = "expression",
+                     condition: bool = False) -> None:
+    """Check ``text`` against column names (all text unless types are given) without any data.
+
+    >>> check_expression("Quantity < 0 AND InvoiceNo NOT LIKE 'C%'", ["Quantity", "InvoiceNo"], condition=True)
+    >>> check_expression("x; drop table t", ["x"])
+    Traceback (most recent call last):
+    ...
+    huaxiang.expressions.ExpressionError: expression: statement separator ';' at character 2 in 'x; drop table t' is not allowed; write one condition over the columns of the table
+    """
+    schema = dict(columns) if isinstance(columns, dict) else {c: "string" for c in columns}
+    parse_expression(text, ibis.table(schema, name="_hx_check"), where=where, table_name="", condition=condition)
+
+
+def _table_name(table: ir.Table) -> str | None:
+    try:
+        op = table.op()
+        name = getattr(op, "name", None)
+        return str(name) if name and not str(name).startswith(("ibis_", "_hx_check")) else None
+    except Exception:  # pragma: no cover - a table always has an op
+        return None
