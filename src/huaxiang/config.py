@@ -122,6 +122,9 @@ class SourceSpec(_Strict):
     columns: dict[str, ColumnMap]
     quarantine_if: tuple[QuarantineRule, ...] = ()
     dedupe_exact: bool = True
+    #: Event types of this (events) source that are purchases (Taobao ``buy`` mapped to ``order``,
+    #: Segment ``Order Completed``): ingest also writes each as an order and an order line.
+    purchase_events: tuple[str, ...] = ()
     description: str = ""
 
     @field_validator("columns", mode="before")
@@ -156,6 +159,13 @@ class SourceSpec(_Strict):
                 raise ValueError("a 'sql' source needs exactly one of 'query' or 'db_table'")
         elif not self.path:
             raise ValueError(f"a '{self.format}' source needs 'path' (a file, folder or glob)")
+        if self.purchase_events:
+            if self.table != "events":
+                raise ValueError(f"purchase_events is for events sources; this source maps to {self.table}")
+            bad_types = sorted(set(self.purchase_events) - set(ENUMS["event_type"]))
+            if bad_types:
+                raise ValueError(f"purchase_events lists {bad_types}, which are not event types; "
+                                 f"valid: {', '.join(ENUMS['event_type'])}")
         known = target_columns(self.table)
         unknown = sorted(set(self.columns) - set(known) - {"source", "source_row"})
         if unknown:
@@ -206,6 +216,8 @@ class WorkspaceConfig(BaseModel):
     data_dir: str | None = None
     timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    #: ISO 3166-1 alpha-2 country of the business: its festival and payday calendars; null = none.
+    country: str | None = "CN"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sources: list[SourceSpec] = Field(default_factory=list)
     clean: dict[str, Any] = Field(default_factory=dict)
