@@ -133,9 +133,11 @@ def test_demo(example_builds: Callable[[str], Any]) -> None:
     pos = pos[pos["status"].isin(["paid", "pending"]) & pos["member_card"].notna()]
     hours = pd.concat([
         pd.DataFrame({"source": "app", "customer": online["user_id"].astype(str),
-                      "hour": pd.to_datetime(online["order_time"]).dt.hour}),
-        pd.DataFrame({"source": "pos", "customer": pos["member_card"], "hour": pd.to_datetime(pos["ts"]).dt.hour}),
-    ])
+                      "ts": pd.to_datetime(online["order_time"], errors="coerce")}),
+        pd.DataFrame({"source": "pos", "customer": pos["member_card"],
+                      "ts": pd.to_datetime(pos["ts"], format="%Y-%m-%d %H:%M:%S", errors="coerce")}),
+    ]).dropna(subset=["ts"])  # dirty rows on purpose ("#VALUE!"): ingest quarantines them
+    hours["hour"] = hours["ts"].dt.hour
     hours = hours.merge(keys, left_on=["source", "customer"], right_on=["source", "source_customer_id"])
     want = _night(hours["hour"]).groupby(hours["person_id"]).mean()
     got = f["share_night_orders"].reindex(want.index)

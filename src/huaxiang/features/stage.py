@@ -126,6 +126,11 @@ def data_capabilities(engine: Engine, settings: FeatureSettings, *, has_paydays:
     return out
 
 
+def _sources_with(capabilities: pd.DataFrame, capability: str) -> list[str]:
+    rows = capabilities[(capabilities["capability"] == capability) & capabilities["available"].astype(bool)]
+    return sorted(rows["source"].astype(str))
+
+
 def mask_unsupported(features: ir.Table, have: set[str]) -> ir.Table:
     """``features`` with every column whose inputs the data lacks (:data:`FEATURE_NEEDS`) set to NULL."""
     missing = unsupported({c: n for c, n in FEATURE_NEEDS.items() if c in features.columns}, have)
@@ -212,7 +217,7 @@ def feature_tables(
     # Parts keyed like the orders (the integer key with scratch tables) ...
     keyed_parts = {
         "rfm": lambda: compute_rfm(orders, as_of=as_of),
-        "habits": lambda: compute_habits(orders, s),
+        "habits": lambda: compute_habits(orders, s, timed_sources=_sources_with(capabilities, "time_of_day")),
         "preferences": lambda: compute_preferences(priced, prefs, codes, high_price_percentile=s.high_price_percentile),
     }
     columns: dict[str, list[str]] = {}  # per dimension, to order the columns like DIMENSIONS
@@ -233,7 +238,7 @@ def feature_tables(
     # ... and the string-keyed ones.
     string_parts = {
         "attributes": lambda: compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of),
-        "path": lambda: compute_path(events),
+        "path": lambda: compute_path(events, timed_sources=_sources_with(capabilities, "event_time_of_day")),
         "service": lambda: compute_service(engine.table("interactions"), string_keys, as_of=as_of),
     }
     out = join_parts(out, string_parts)
