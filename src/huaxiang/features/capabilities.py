@@ -29,9 +29,12 @@ gender … city      customers_raw        a value of that attribute
 tickets, reviews,  interactions.kind    a ticket or complaint / review / campaign message /
 campaigns, ratings                      a rating
 festival_calendar  (config) country     a country set for the workspace
+payday_calendar    (config) paydays     paydays set, or the country's convention
+history_180d       orders.order_ts      orders starting 180+ days before ``as_of``
 =================  ===================  ====================================================
 
-A capability is available to the workspace when any source has it (:func:`available`).
+A capability is available to the workspace when any source has it (:func:`available`). The last
+two rows are added by :func:`huaxiang.features.stage.data_capabilities`.
 
 >>> from huaxiang.engine import create_engine
 >>> from huaxiang.schema import empty_table

@@ -29,10 +29,12 @@ FEATURE_NEEDS: dict[str, tuple[str, ...]] = {
     "city": ("city",), "city_tier": ("city",), "occupation": ("occupation",), "member_level": ("member_level",),
     "tenure_days": ("registered_at",),
     **{c: _HAVE_PURCHASES for c in (
-        "lifecycle_stage", "recency_days", "orders_total", "orders_365d", "orders_90d", "orders_prev_90d",
+        "lifecycle_stage", "recency_days", "orders_total", "orders_365d", "orders_90d",
         "first_order_ts", "last_order_ts", "frequency", "recency", "T", "orders_per_month", "orders_per_quarter",
-        "orders_per_year", "order_trend_90d", "repurchase_interval_days", "repurchase_interval_cv", "peak_weekday",
+        "orders_per_year", "repurchase_interval_days", "repurchase_interval_cv", "peak_weekday",
         "peak_month", "share_weekend_orders")},
+    # The trend compares the last 90 days with the 90 before: both must lie within the data.
+    "orders_prev_90d": ("purchases", "history_180d"), "order_trend_90d": ("purchases", "history_180d"),
     "share_payday_orders": ("purchases", "payday_calendar"), "payday_lift": ("purchases", "payday_calendar"),
     **{c: _SPEND for c in ("spend_total", "spend_365d", "avg_order_value", "monetary_value")},
     # By spend: without prices every spend is 0 and the "top" is the first name.

@@ -112,15 +112,26 @@ def resolve_calendar(engine: Engine, settings: FeatureSettings, *, country: str 
     return (settings.model_copy(update=update) if update else settings), has_paydays
 
 
+#: Days of history before ``as_of`` that the 90-day trend compares (the last 90 and the 90 before).
+TREND_DAYS = 180
+
+
 def data_capabilities(engine: Engine, settings: FeatureSettings, *, has_paydays: bool,
-                      country: str | None) -> pd.DataFrame:
-    """:func:`~huaxiang.features.capabilities.detect_capabilities` plus the calendars in force."""
+                      country: str | None, as_of: datetime) -> pd.DataFrame:
+    """:func:`~huaxiang.features.capabilities.detect_capabilities` plus the calendars in force and
+    ``history_180d``: the orders start at least :data:`TREND_DAYS` before ``as_of`` (otherwise "the
+    90 days before the last 90" lie before the data and count 0 purchases that were never seen)."""
     frame = detect_capabilities(engine, country=country)
     frame.loc[frame["capability"] == "festival_calendar", "available"] = bool(settings.festivals)
+    first = engine.execute(engine.table("orders").order_ts.min()) if engine.has_table("orders") else None
+    long_enough = first is not None and not pd.isna(first) and (
+        pd.Timestamp(first) <= pd.Timestamp(as_of) - pd.Timedelta(days=TREND_DAYS))
+    workspace = {"source": "(workspace)", "rows": 0, "rows_with": 0, "distinct_values": None}
     rows = [*frame.to_dict("records"),
-            {"capability": "payday_calendar", "source": "(workspace)", "table_name": "(config)",
-             "column_name": "features.paydays", "rows": 0, "rows_with": 0, "distinct_values": None,
-             "available": has_paydays}]
+            {**workspace, "capability": "payday_calendar", "table_name": "(config)", "column_name": "features.paydays",
+             "available": has_paydays},
+            {**workspace, "capability": "history_180d", "table_name": "orders", "column_name": "order_ts",
+             "available": long_enough}]
     out = pd.DataFrame(rows, columns=frame.columns)
     out["distinct_values"] = out["distinct_values"].astype("Int64")
     return out
@@ -168,7 +179,7 @@ def feature_tables(
     s = parse_settings(config)
     as_of = as_of or s.as_of or default_as_of(engine)
     s, has_paydays = resolve_calendar(engine, s, country=country, as_of=as_of)
-    capabilities = data_capabilities(engine, s, has_paydays=has_paydays, country=country)
+    capabilities = data_capabilities(engine, s, has_paydays=has_paydays, country=country, as_of=as_of)
     keys = person_keys(engine)
     # With scratch tables the orders, lines and category rows carry an integer person key: the
     # group-bys and windows over millions of them hash and sort integers instead of strings
