@@ -45,6 +45,7 @@ def _config(country: Any = "CN") -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_capabilities_null_features_and_silent_tags(make_workspace: Any) -> None:
     ws = make_workspace(_config(), files={"pos.csv": POS, "legacy.csv": LEGACY, "events.csv": EVENTS})
     report = ws.build(stages=["ingest", "clean", "features", "tags"])
@@ -74,6 +75,7 @@ def test_capabilities_null_features_and_silent_tags(make_workspace: Any) -> None
     assert not catalog.loc["price_tier_index", "supported"] and catalog.loc["peak_hour", "needs"] == "time_of_day"
 
 
+@pytest.mark.slow
 def test_no_country_no_festivals_nor_paydays(make_workspace: Any) -> None:
     ws = make_workspace(_config(country=None), files={"pos.csv": POS, "legacy.csv": LEGACY, "events.csv": EVENTS})
     report = ws.build(stages=["ingest", "clean", "features"])
