@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import huaxiang
+from test_census import DEMO_OPTIONS, example_builds  # noqa: F401  (the session's shared DuckDB builds)
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +22,13 @@ NON_PRODUCT = {"POST", "DOT", "M", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", 
 
 
 def build(example: str, tmp_path: Path, engine: str, request: pytest.FixtureRequest, data: Path) -> Any:
-    huaxiang.Workspace.init(tmp_path / example, example=example, data=data)
-    options = {"session": request.getfixturevalue("spark_session")} if engine == "spark" else {}
-    ws = huaxiang.Workspace.open(tmp_path / example, engine=engine, **options)
-    report = ws.build(stages=["ingest", "clean"])
+    if engine == "duckdb":  # built once per session, through the tags stage, with the tag census
+        ws, report = request.getfixturevalue("example_builds")(example)
+    else:
+        huaxiang.Workspace.init(tmp_path / example, example=example, data=data)
+        ws = huaxiang.Workspace.open(tmp_path / example, engine=engine,
+                                     session=request.getfixturevalue("spark_session"))
+        report = ws.build(stages=["ingest", "clean"])
     for s in report.sources:
         print(f"\n[{engine}] {example}/{s['name']}: read {s['rows_read']:,} loaded {s['rows_loaded']:,} "
               f"quarantined {s['rows_quarantined']:,}")
@@ -148,10 +152,13 @@ def test_taobao(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest
 
 
 def test_demo(tmp_path: Path, engine_name: str, request: pytest.FixtureRequest) -> None:
-    huaxiang.Workspace.init(tmp_path / "demo", example="demo", customers=1000, seed=3)
-    options = {"session": request.getfixturevalue("spark_session")} if engine_name == "spark" else {}
-    ws = huaxiang.Workspace.open(tmp_path / "demo", engine=engine_name, **options)
-    report = ws.build(stages=["ingest", "clean"])
+    if engine_name == "duckdb":
+        ws, report = request.getfixturevalue("example_builds")("demo")
+    else:
+        huaxiang.Workspace.init(tmp_path / "demo", example="demo", **DEMO_OPTIONS)
+        ws = huaxiang.Workspace.open(tmp_path / "demo", engine=engine_name,
+                                     session=request.getfixturevalue("spark_session"))
+        report = ws.build(stages=["ingest", "clean"])
     for s in report.sources:
         print(f"\n[{engine_name}] demo/{s['name']}: read {s['rows_read']:,} loaded {s['rows_loaded']:,} "
               f"quarantined {s['rows_quarantined']:,}")

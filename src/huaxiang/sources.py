@@ -108,6 +108,9 @@ class SourceSpec(_Strict):
     columns: dict[str, ColumnMap]
     quarantine_if: tuple[QuarantineRule, ...] = ()
     dedupe_exact: bool = True
+    #: Event types of this (events) source that are purchases (Taobao ``buy`` mapped to ``order``,
+    #: Segment ``Order Completed``): ingest also writes each as an order and an order line.
+    purchase_events: tuple[str, ...] = ()
     description: str = ""
 
     @field_validator("columns", mode="before")
@@ -156,6 +159,13 @@ class SourceSpec(_Strict):
                         f"columns.{col}.map maps to {bad}, which are not valid {col} values; "
                         f"valid: {', '.join(ENUMS[col])}"
                     )
+        if self.purchase_events:
+            if self.table != "events":
+                raise ValueError(f"purchase_events is for events sources; this source maps to {self.table}")
+            bad_types = sorted(set(self.purchase_events) - set(ENUMS["event_type"]))
+            if bad_types:
+                raise ValueError(f"purchase_events lists {bad_types}, which are not event types; "
+                                 f"valid: {', '.join(ENUMS['event_type'])}")
         return self
 
 

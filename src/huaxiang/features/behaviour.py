@@ -15,7 +15,7 @@ event of this step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import ibis
@@ -43,9 +43,10 @@ def events_with_persons(events: ir.Table, keys: ir.Table, identities: ir.Table |
     return e.mutate(visitor_id=visitor).filter(visitor.notnull())
 
 
-def compute_path(events: ir.Table) -> ir.Table:
+def compute_path(events: ir.Table, *, timed_sources: Collection[str] | None = None) -> ir.Table:
     """One row per person with the consumption-path columns, from :func:`events_with_persons` rows
-    (with ``person_id``).
+    (with ``person_id``). ``timed_sources``: the sources whose event times carry a time of day
+    (``peak_active_hour`` reads only theirs; default every source).
 
     Besides the step counts and rates: ``peak_active_hour`` (0–23) and ``peak_active_weekday``
     (0 = Monday) of all the person's events, and ``top_browsed_category`` (the category, or the
@@ -56,7 +57,11 @@ def compute_path(events: ir.Table) -> ir.Table:
 
     e = events.filter(events.person_id.notnull())
     session = ibis.coalesce(e.session_id, e.person_id + "@" + e.event_ts.date().cast("string"))
-    e = e.mutate(_session=session, _hour=e.event_ts.hour(), _weekday=e.event_ts.day_of_week.index(),
+    hour = e.event_ts.hour()
+    if timed_sources is not None:
+        hour = ibis.ifelse(e.source.isin(list(timed_sources)), hour, ibis.null("int32")) \
+            if timed_sources else ibis.null("int32")
+    e = e.mutate(_session=session, _hour=hour, _weekday=e.event_ts.day_of_week.index(),
                  _category=e.category.split("/")[0])
     per = e.group_by("person_id").aggregate(
         sessions=e._session.nunique(),

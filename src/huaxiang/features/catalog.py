@@ -1,8 +1,11 @@
 """The feature catalogue: every column of ``features`` with its dimension, unit, window and meaning.
 
 Written to the table ``feature_catalog`` (name, dimension, unit, window, definition_zh,
-definition_en) so marketers can read what a number means and tag authors can check a name.
-Windows end at ``as_of`` (exclusive); "all time" means all data before it.
+definition_en, needs, supported) so marketers can read what a number means and tag authors can
+check a name. Windows end at ``as_of`` (exclusive); "all time" means all data before it.
+``needs`` lists the inputs a feature reads (:data:`FEATURE_NEEDS`, capabilities of
+:mod:`huaxiang.features.capabilities`); ``supported`` is false when the workspace's data lacks one
+of them, and the feature is then NULL ("no data") for everyone.
 
 >>> c = feature_catalog()
 >>> c.set_index("name").loc["share_payday_orders", "definition_en"]
@@ -13,12 +16,60 @@ from __future__ import annotations
 
 import pandas as pd
 
-from huaxiang.features.settings import FeatureSettings
+from huaxiang.features.settings import FeatureSettings, Festival
 
-COLUMNS = ("name", "dimension", "unit", "window", "definition_zh", "definition_en")
+COLUMNS = ("name", "dimension", "unit", "window", "definition_zh", "definition_en", "needs", "supported")
+
+_SPEND = ("purchases", "amounts")
+_HAVE_PURCHASES = ("purchases",)
+#: What each feature reads: the capabilities (:mod:`huaxiang.features.capabilities`) its inputs
+#: need. A feature listed here is NULL when the data lacks one of them; one not listed needs nothing.
+FEATURE_NEEDS: dict[str, tuple[str, ...]] = {
+    "gender": ("gender",), "age": ("birth_date",), "age_band": ("birth_date",), "region": ("region",),
+    "city": ("city",), "city_tier": ("city",), "occupation": ("occupation",), "member_level": ("member_level",),
+    "tenure_days": ("registered_at",),
+    **{c: _HAVE_PURCHASES for c in (
+        "lifecycle_stage", "recency_days", "orders_total", "orders_365d", "orders_90d",
+        "first_order_ts", "last_order_ts", "frequency", "recency", "T", "orders_per_month", "orders_per_quarter",
+        "orders_per_year", "repurchase_interval_days", "repurchase_interval_cv", "peak_weekday",
+        "peak_month", "share_weekend_orders")},
+    # The trend compares the last 90 days with the 90 before: both must lie within the data.
+    "orders_prev_90d": ("purchases", "history_180d"), "order_trend_90d": ("purchases", "history_180d"),
+    "share_payday_orders": ("purchases", "payday_calendar"), "payday_lift": ("purchases", "payday_calendar"),
+    **{c: _SPEND for c in ("spend_total", "spend_365d", "avg_order_value", "monetary_value")},
+    # By spend: without prices every spend is 0 and the "top" is the first name.
+    "top_category": ("categories", "prices"), "top_category_share": ("categories", "prices"),
+    "top_category_affinity": ("categories", "prices"),
+    "top_category_by_count": ("categories",), "category_breadth": ("categories",),
+    "top_brand": ("brands", "prices"), "top_brand_share": ("brands", "prices"),
+    "price_tier_index": ("prices",), "share_high_price_items": ("prices",),
+    "top_payment_method": ("payment_methods",), "top_payment_share": ("payment_methods",),
+    **{c: ("channels",) for c in ("top_channel", "top_channel_share", "channel_count", "share_app",
+                                  "share_mini_program", "share_web", "share_store")},
+    "peak_hour": ("time_of_day",), "share_night_orders": ("time_of_day",),
+    "share_festival_orders": ("purchases", "festival_calendar"),
+    "share_discounted_orders": ("discounts",), "avg_discount_depth": ("discounts",),
+    "campaigns_received": ("campaigns",), "campaign_conversion_rate": ("campaigns",),
+    "share_refunded_orders": ("returns",),
+    "sessions": ("events",), "product_views": ("event:product_view",), "add_to_carts": ("event:add_to_cart",),
+    "checkouts": ("event:checkout",), "order_events": ("event:order",), "pays": ("event:pay",),
+    "after_sales": ("event:after_sale",),
+    "view_to_cart_rate": ("event:product_view", "event:add_to_cart"),
+    "cart_to_order_rate": ("event:add_to_cart", "event:order"), "order_to_pay_rate": ("event:order", "event:pay"),
+    "entry_channel": ("event_channels",), "peak_active_hour": ("event_time_of_day",),
+    "peak_active_weekday": ("events",), "top_browsed_category": ("event_categories",),
+    "tickets": ("tickets",), "complaints": ("tickets",), "days_since_last_complaint": ("tickets",),
+    "reviews": ("reviews",), "avg_rating": ("ratings",),
+}
 
 
-def _rows(s: FeatureSettings) -> list[tuple[str, str, str, str, str, str]]:
+def _names(festivals: list[Festival]) -> list[str]:
+    from huaxiang.features.calendar import festival_names
+
+    return festival_names(festivals)
+
+
+def _rows(s: FeatureSettings, festival_names: list[str] | None = None) -> list[tuple[str, str, str, str, str, str]]:
     night = f"{s.night_hours[0]:02d}:00–{(s.night_hours[1] - 1) % 24:02d}:59"
     paydays = ", ".join(str(d) for d in s.paydays)
     after = s.payday_window - 1
@@ -106,8 +157,8 @@ def _rows(s: FeatureSettings) -> list[tuple[str, str, str, str, str, str]]:
         ("payday_lift", "time", "ratio", all_time, "发薪日效应",
          "share_payday_orders over the share of days the payday windows cover (1 = no effect)"),
         ("share_festival_orders", "time", "share", all_time, "购物节订单占比",
-         "share of purchases during shopping festivals (" + ", ".join(sorted({f.name.split("_20")[0]
-                                                                                for f in s.festivals})) + ")"),
+         "share of purchases during the festivals of the workspace's calendar ("
+         + (", ".join(festival_names if festival_names is not None else _names(s.festivals)) or "none") + ")"),
         # promotion
         ("share_discounted_orders", "promotion", "share", all_time, "优惠订单占比",
          "share of purchases with a discount or a promotion code"),
@@ -145,6 +196,19 @@ def _rows(s: FeatureSettings) -> list[tuple[str, str, str, str, str, str]]:
     ]
 
 
-def feature_catalog(settings: FeatureSettings | None = None) -> pd.DataFrame:
-    """The catalogue as a DataFrame with :data:`COLUMNS`, definitions following ``settings``."""
-    return pd.DataFrame(_rows(settings or FeatureSettings()), columns=list(COLUMNS))
+def feature_catalog(settings: FeatureSettings | None = None, *, have: set[str] | None = None,
+                    festival_names: list[str] | None = None) -> pd.DataFrame:
+    """The catalogue as a DataFrame with :data:`COLUMNS`, definitions following ``settings``.
+
+    ``have``: the capabilities of the workspace's data (``supported`` is true for every feature
+    when not given); ``festival_names``: the calendar in force (default that of ``settings``).
+
+    >>> c = feature_catalog(have={"purchases"}).set_index("name")
+    >>> c.loc["peak_hour", "needs"], bool(c.loc["peak_hour", "supported"]), bool(c.loc["T", "supported"])
+    ('time_of_day', False, True)
+    """
+    rows = _rows(settings or FeatureSettings(), festival_names)
+    frame = pd.DataFrame(rows, columns=list(COLUMNS[:6]))
+    frame["needs"] = [",".join(FEATURE_NEEDS.get(n, ())) for n in frame["name"]]
+    frame["supported"] = [have is None or all(c in have for c in FEATURE_NEEDS.get(n, ())) for n in frame["name"]]
+    return frame

@@ -25,7 +25,7 @@ before ``as_of``, times in the workspace's local time as stored:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -216,8 +216,13 @@ def enum_keys(column: ir.Value, name: str) -> tuple[list[Any], list[str]]:
     return (list(range(len(names))) if column.type().is_integer() else list(names)), names
 
 
-def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) -> ir.Table:
+def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None, *,
+                   timed_sources: Collection[str] | None = None) -> ir.Table:
     """One row per buying person with the habit columns, from :func:`person_orders` rows.
+
+    ``timed_sources``: the sources whose order times carry a time of day (the others' dates sit
+    at 00:00); the hour features (``peak_hour``, ``share_night_orders``) read only their orders
+    and are NULL for a person with none. Default: every source.
 
     One grouped pass over the purchases gives the shares and, as :func:`histogram` sums, how often
     each channel, payment method, hour, weekday and month occurs (``channel`` and
@@ -242,6 +247,9 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     s = settings or FeatureSettings()
     ts = orders.order_ts
     hour = ts.hour()
+    if timed_sources is not None:
+        hour = ibis.ifelse(orders.source.isin(list(timed_sources)), hour, ibis.null("int32")) \
+            if timed_sources else ibis.null("int32")
     weekday = ts.day_of_week.index()
     discount = orders.discount_amount.fill_null(0)
     discounted = (discount > 0) | orders.promo_id.notnull()
@@ -266,14 +274,15 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None) ->
     per = p.group_by("person_id").aggregate(
         _purchases=p.count(),
         **{f"_n{flag}": p.count(where=p[flag]) for flag in ("_night", "_weekend", "_payday", "_disc", "_festival")},
+        _timed=p._hour.count(),
         avg_discount_depth=p._depth.mean(),
         **{name: agg for prefix, (column, keys, _) in counted.items()
            for name, agg in histogram(column, keys, prefix).items()},
     )
     # Shares as counts over purchases: all counts, the smallest aggregate state.
     per = per.mutate(**{f"share_{name}_orders": per[f"_n_{flag}"] / per._purchases for name, flag in (
-        ("night", "night"), ("weekend", "weekend"), ("payday", "payday"), ("discounted", "disc"),
-        ("festival", "festival"))})
+        ("weekend", "weekend"), ("payday", "payday"), ("discounted", "disc"), ("festival", "festival"))},
+        share_night_orders=ibis.ifelse(per._timed > 0, per._n_night / per._timed, ibis.null("float64")))
     # ... and one over the few cancelled or refunded orders: voided (amount >= 0) or credit notes.
     status_keys, status_names = enum_keys(orders.status, "status")
     c = orders.filter(orders.status.isin([k for k, n in zip(status_keys, status_names, strict=True)

@@ -27,7 +27,9 @@ import pandas as pd
 from huaxiang.engine.base import Engine
 from huaxiang.features.attributes import compute_attributes, lifecycle_stage
 from huaxiang.features.behaviour import compute_path, compute_service, events_with_persons, population_funnel
-from huaxiang.features.catalog import feature_catalog
+from huaxiang.features.calendar import default_paydays, festival_calendar, festival_names
+from huaxiang.features.capabilities import available, capability_table, detect_capabilities, unsupported
+from huaxiang.features.catalog import FEATURE_NEEDS, feature_catalog
 from huaxiang.features.habits import coded_enums, compute_habits
 from huaxiang.features.persons import person_keys, person_orders
 from huaxiang.features.preferences import (
@@ -78,6 +80,76 @@ def _materialized_codes(engine: Engine, codes: ProductCodes) -> ProductCodes:
     )
 
 
+#: The workspace country when none is given (``country:`` in huaxiang.yaml; its default).
+DEFAULT_COUNTRY = "CN"
+
+
+def _data_years(engine: Engine, as_of: datetime) -> range:
+    """The calendar years the orders and events before ``as_of`` span."""
+    first, last = [], []
+    for table, column in (("orders", "order_ts"), ("events", "event_ts")):
+        if engine.has_table(table):
+            t = engine.table(table)
+            t = t.filter(t[column] < ibis.timestamp(as_of))
+            row = engine.execute(t.aggregate(lo=t[column].min(), hi=t[column].max()))
+            if not pd.isna(row["lo"][0]):
+                first.append(pd.Timestamp(row["lo"][0]).year)
+                last.append(pd.Timestamp(row["hi"][0]).year)
+    return range(min(first), max(last) + 1) if first else range(as_of.year, as_of.year + 1)
+
+
+def resolve_calendar(engine: Engine, settings: FeatureSettings, *, country: str | None,
+                     as_of: datetime) -> tuple[FeatureSettings, bool]:
+    """``settings`` with the festivals of ``country`` (unless ``festivals`` was set) over the years of
+    the data, and whether a payday calendar applies (``paydays`` set, or the country's convention)."""
+    update: dict[str, Any] = {}
+    if "festivals" not in settings.model_fields_set:
+        update["festivals"] = festival_calendar(country, _data_years(engine, as_of))
+    has_paydays = "paydays" in settings.model_fields_set
+    if not has_paydays and default_paydays(country):
+        update["paydays"] = default_paydays(country)
+        has_paydays = True
+    return (settings.model_copy(update=update) if update else settings), has_paydays
+
+
+#: Days of history before ``as_of`` that the 90-day trend compares (the last 90 and the 90 before).
+TREND_DAYS = 180
+
+
+def data_capabilities(engine: Engine, settings: FeatureSettings, *, has_paydays: bool,
+                      country: str | None, as_of: datetime) -> pd.DataFrame:
+    """:func:`~huaxiang.features.capabilities.detect_capabilities` plus the calendars in force and
+    ``history_180d``: the orders start at least :data:`TREND_DAYS` before ``as_of`` (otherwise "the
+    90 days before the last 90" lie before the data and count 0 purchases that were never seen)."""
+    frame = detect_capabilities(engine, country=country)
+    frame.loc[frame["capability"] == "festival_calendar", "available"] = bool(settings.festivals)
+    first = engine.execute(engine.table("orders").order_ts.min()) if engine.has_table("orders") else None
+    long_enough = first is not None and not pd.isna(first) and (
+        pd.Timestamp(first) <= pd.Timestamp(as_of) - pd.Timedelta(days=TREND_DAYS))
+    workspace = {"source": "(workspace)", "rows": 0, "rows_with": 0, "distinct_values": None}
+    rows = [*frame.to_dict("records"),
+            {**workspace, "capability": "payday_calendar", "table_name": "(config)", "column_name": "features.paydays",
+             "available": has_paydays},
+            {**workspace, "capability": "history_180d", "table_name": "orders", "column_name": "order_ts",
+             "available": long_enough}]
+    out = pd.DataFrame(rows, columns=frame.columns)
+    out["distinct_values"] = out["distinct_values"].astype("Int64")
+    return out
+
+
+def _sources_with(capabilities: pd.DataFrame, capability: str) -> list[str]:
+    rows = capabilities[(capabilities["capability"] == capability) & capabilities["available"].astype(bool)]
+    return sorted(rows["source"].astype(str))
+
+
+def mask_unsupported(features: ir.Table, have: set[str]) -> ir.Table:
+    """``features`` with every column whose inputs the data lacks (:data:`FEATURE_NEEDS`) set to NULL."""
+    missing = unsupported({c: n for c, n in FEATURE_NEEDS.items() if c in features.columns}, have)
+    if not missing:
+        return features
+    return features.mutate(**{c: ibis.null(features[c].type()) for c in missing})
+
+
 #: The groups of feature columns, each computed by one module (see the module docstring).
 DIMENSIONS = ("attributes", "rfm", "habits", "preferences", "path", "service")
 
@@ -90,18 +162,24 @@ _LINE_COLUMNS = ("person_id", "_cat", "_brand", "spend", "price_pct")
 def feature_tables(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
     person_ids: Sequence[str] | None = None, scratch: bool = False, dimensions: Collection[str] = DIMENSIONS,
+    country: str | None = DEFAULT_COUNTRY,
 ) -> dict[str, ir.Table]:
-    """``features`` and ``person_category_pref`` as expressions (see :func:`compute_features`).
+    """``features`` and ``person_category_pref`` as expressions (see :func:`compute_features`),
+    and ``data_capabilities`` (what the data holds, :mod:`~huaxiang.features.capabilities`).
 
     ``scratch=True`` materialises the shared inputs (orders with persons, priced lines, events)
     as temporary tables first, so each is computed once. ``dimensions``: a subset of
     :data:`DIMENSIONS` computes only those columns (``lifecycle_stage`` comes with ``rfm``).
+    ``country``: the workspace's (festival and payday calendars, :mod:`~huaxiang.features.calendar`).
+    A feature whose inputs the data lacks is NULL for everyone.
     """
     unknown = set(dimensions) - set(DIMENSIONS)
     if unknown:
         raise ValueError(f"unknown feature dimensions {sorted(unknown)}; valid: {', '.join(DIMENSIONS)}")
     s = parse_settings(config)
     as_of = as_of or s.as_of or default_as_of(engine)
+    s, has_paydays = resolve_calendar(engine, s, country=country, as_of=as_of)
+    capabilities = data_capabilities(engine, s, has_paydays=has_paydays, country=country, as_of=as_of)
     keys = person_keys(engine)
     # With scratch tables the orders, lines and category rows carry an integer person key: the
     # group-bys and windows over millions of them hash and sort integers instead of strings
@@ -150,7 +228,7 @@ def feature_tables(
     # Parts keyed like the orders (the integer key with scratch tables) ...
     keyed_parts = {
         "rfm": lambda: compute_rfm(orders, as_of=as_of),
-        "habits": lambda: compute_habits(orders, s),
+        "habits": lambda: compute_habits(orders, s, timed_sources=_sources_with(capabilities, "time_of_day")),
         "preferences": lambda: compute_preferences(priced, prefs, codes, high_price_percentile=s.high_price_percentile),
     }
     columns: dict[str, list[str]] = {}  # per dimension, to order the columns like DIMENSIONS
@@ -171,7 +249,7 @@ def feature_tables(
     # ... and the string-keyed ones.
     string_parts = {
         "attributes": lambda: compute_attributes(engine.table("customers_raw"), string_keys, as_of=as_of),
-        "path": lambda: compute_path(events),
+        "path": lambda: compute_path(events, timed_sources=_sources_with(capabilities, "event_time_of_day")),
         "service": lambda: compute_service(engine.table("interactions"), string_keys, as_of=as_of),
     }
     out = join_parts(out, string_parts)
@@ -180,12 +258,13 @@ def feature_tables(
         columns["rfm"].append("lifecycle_stage")
     out = out.mutate(as_of=ibis.timestamp(as_of))
     out = out.select("person_id", "as_of", *[c for d in DIMENSIONS for c in columns.get(d, [])])
-    return {"features": out, "person_category_pref": prefs}
+    out = mask_unsupported(out, available(capabilities))
+    return {"features": out, "person_category_pref": prefs, "data_capabilities": capability_table(capabilities)}
 
 
 def compute_features(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
-    person_ids: Sequence[str] | None = None,
+    person_ids: Sequence[str] | None = None, country: str | None = DEFAULT_COUNTRY,
 ) -> ir.Table:
     """The features of every person (or only ``person_ids``) from data before ``as_of``.
 
@@ -199,6 +278,8 @@ def compute_features(
         The ``features:`` settings (dict or :class:`FeatureSettings`).
     person_ids
         Recompute only these persons; their rows equal those of a full computation.
+    country
+        The workspace's country (ISO 3166-1 alpha-2; None: no festival calendar).
 
     Returns
     -------
@@ -223,7 +304,7 @@ def compute_features(
     >>> f[["person_id", "orders_total", "frequency", "recency", "T", "monetary_value"]].values.tolist()
     [['shop:c1', 2, 1, 10.0, 30.0, 30.0]]
     """
-    return feature_tables(engine, as_of=as_of, config=config, person_ids=person_ids)["features"]
+    return feature_tables(engine, as_of=as_of, config=config, person_ids=person_ids, country=country)["features"]
 
 
 def population_events(engine: Engine, *, as_of: datetime, keys: ir.Table | None = None) -> ir.Table:
@@ -242,6 +323,7 @@ _SCRATCH = ("_hx_feature_persons", "_hx_feature_keys", "_hx_feature_orders", "_h
 @contextmanager
 def scratch_feature_tables(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
+    country: str | None = DEFAULT_COUNTRY,
 ) -> Iterator[dict[str, ir.Table]]:
     """:func:`feature_tables` over scratch tables (each shared input computed once), dropped on exit.
 
@@ -252,27 +334,42 @@ def scratch_feature_tables(
     >>> #     frame = ws.engine.execute(t["features"])
     """
     try:
-        yield feature_tables(engine, as_of=as_of, config=config, scratch=True)
+        yield feature_tables(engine, as_of=as_of, config=config, scratch=True, country=country)
     finally:
         for name in _SCRATCH:
             engine.drop(name)
 
 
 def run_features(ctx: StageContext) -> StageResult:
-    """Compute ``features``, ``person_category_pref``, ``funnel`` and the ``feature_catalog``."""
+    """Compute ``features``, ``person_category_pref``, ``funnel``, ``data_capabilities`` and the
+    ``feature_catalog``.
+
+    The details say which features this data cannot support (``unsupported_features``: feature ->
+    the missing inputs; they are NULL for everyone) and the calendar in force (``country``,
+    ``festivals``).
+    """
     settings = parse_settings(ctx.config.features)
+    country = getattr(ctx.config, "country", DEFAULT_COUNTRY)
     engine = ctx.engine
     as_of = settings.as_of or default_as_of(engine)
     counts: dict[str, int] = {}
-    with scratch_feature_tables(engine, as_of=as_of, config=settings) as tables:
-        for name in ("person_category_pref", "features"):
+    with scratch_feature_tables(engine, as_of=as_of, config=settings, country=country) as tables:
+        for name in ("data_capabilities", "person_category_pref", "features"):
             stored = engine.materialize(name, tables[name])
             counts[name] = int(engine.execute(stored.count()))
-        catalog = feature_catalog(settings)
+        caps = engine.execute(engine.table("data_capabilities"))
+        have = available(caps)
+        resolved, _ = resolve_calendar(engine, settings, country=country, as_of=as_of)
+        catalog = feature_catalog(resolved, have=have, festival_names=festival_names(resolved.festivals))
         engine.materialize("feature_catalog", ibis.memtable(catalog))
         counts["feature_catalog"] = len(catalog)
         # The events with their persons are already computed (population_events, as a scratch table).
         funnel = engine.materialize("funnel", population_funnel(engine.table("_hx_feature_events"),
                                                                 settings.funnel_steps))
         counts["funnel"] = int(engine.execute(funnel.count()))
-    return StageResult(tables=counts, details={"as_of": str(as_of)})
+    missing = unsupported({n: FEATURE_NEEDS.get(n, ()) for n in catalog["name"]}, have)
+    details: dict[str, Any] = {
+        "as_of": str(as_of), "country": country, "festivals": festival_names(resolved.festivals),
+        "unsupported_features": {f: "no " + ", ".join(m) for f, m in missing.items()},
+    }
+    return StageResult(tables=counts, details=details)

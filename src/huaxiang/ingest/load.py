@@ -36,6 +36,8 @@ class SourceReport:
     rows_quarantined: int = 0
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    #: Events of this source written as orders too (``purchase_events``).
+    purchases_from_events: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -117,6 +119,42 @@ def split_order_lines(lines: ir.Table) -> dict[str, ir.Table]:
     )
     products = _typed(products, dict(CANONICAL["products"].columns))
     return {"orders": orders, "order_items": items, "products": products}
+
+
+def purchases_from_events(events: ir.Table, orders: ir.Table, system: str,
+                          event_types: tuple[str, ...]) -> dict[str, ir.Table]:
+    """``orders`` and ``order_items`` rows for the purchase events of one source.
+
+    An event of ``event_types`` from ``system`` is a paid order: its ``order_id`` (else its
+    ``event_id``), its user as the customer, its time, its channel; the amount is unknown (NULL:
+    the spend features say "no data"). It becomes one order line of its product (quantity 1, unit
+    price unknown). An event whose order the orders table already has (the same order sent as a
+    row and as an event) is not repeated.
+
+    >>> import ibis, pandas as pd
+    >>> from huaxiang.schema import empty_table
+    >>> e = pd.concat([empty_table("events").execute(), pd.DataFrame({"source": ["tb", "tb"], "event_id": ["1", "2"],
+    ...     "user_id": ["u", "u"], "event_ts": pd.to_datetime(["2017-11-25 10:00", "2017-11-25 11:00"]),
+    ...     "event_type": ["product_view", "order"], "product_id": ["p", "p"]})])
+    >>> out = purchases_from_events(ibis.memtable(e, schema=empty_table("events").schema()), empty_table("orders"),
+    ...                             "tb", ("order",))
+    >>> out["orders"].execute()[["order_id", "source_customer_id", "status"]].values.tolist()
+    [['2', 'u', 'paid']]
+    """
+    e = events.filter((events.source == system) & events.event_type.isin(list(event_types)))
+    e = e.mutate(_order=ibis.coalesce(e.order_id, e.event_id))
+    e = e.anti_join(orders.filter(orders.source == system), e._order == orders.order_id)
+    new_orders = e.mutate(order_id=e._order, source_customer_id=e.user_id, order_ts=e.event_ts,
+                          amount=ibis.null("float64"),
+                          discount_amount=ibis.null("float64"), promo_id=ibis.null("string"),
+                          payment_method=ibis.null("string"), store_id=ibis.null("string"),
+                          status=ibis.literal("paid"), currency=ibis.null("string"), country=ibis.null("string"))
+    items = e.filter(e.product_id.notnull())
+    items = items.mutate(order_id=items._order, line_no=ibis.row_number().over(
+        group_by=items._order, order_by=items.event_id).cast("int64") + 1, quantity=ibis.literal(1.0),
+        unit_price=ibis.null("float64"))
+    return {"orders": _typed(new_orders, dict(CANONICAL["orders"].columns)),
+            "order_items": _typed(items, dict(CANONICAL["order_items"].columns))}
 
 
 def _rejects_to_quarantine(engine: Engine, source: str, table: str, rejects: Any) -> ir.Table:
@@ -203,6 +241,18 @@ def ingest_sources(
     if "_hx_order_lines" in scratch:
         for name, expr in split_order_lines(engine.table("_hx_order_lines")).items():
             engine.append(name, expr)
+    done: set[str] = set()
+    for spec, report in zip(config.sources, reports, strict=True):
+        if spec.purchase_events and spec.system_name not in done:
+            done.add(spec.system_name)
+            derived = purchases_from_events(engine.table("events"), engine.table("orders"), spec.system_name,
+                                            spec.purchase_events)
+            scratch_orders = engine.materialize(f"_hx_event_orders_{safe_name(spec.name)}", derived["orders"],
+                                                temp=True)
+            scratch.append(scratch_orders.get_name())
+            engine.append("orders", scratch_orders)
+            engine.append("order_items", derived["order_items"])
+            report.purchases_from_events = int(engine.execute(scratch_orders.count()))
     table_rows = {name: int(engine.execute(engine.table(name).count())) for name in CANONICAL}
     for name in scratch:
         engine.drop(name)

@@ -1,6 +1,8 @@
 """The built-in tag library (zh/en): the tags a marketer expects out of the box.
 
 Every rule reads only the feature names fixed in ``docs/CONTRACTS.md`` (:data:`FEATURE_NAMES`).
+A feature the workspace's data cannot support is NULL, and a rule that reads a NULL does not fire
+(SQL logic: ``night_owl`` never fires on date-only data, ``price_sensitive`` never without prices).
 A workspace adds to or overrides these under ``tags:`` in ``huaxiang.yaml``
 (see :mod:`huaxiang.tags.specs`). Money thresholds (value tiers, high value) are in the shop's
 currency and suit the demo shop (yuan); override them for your business.
@@ -102,8 +104,9 @@ BUILTIN_TAGS: tuple[dict[str, Any], ...] = (
          "60% 以上的订单在周末", "60%+ of purchases on weekends"),
     _tag("festival_shopper", "habit", "大促活跃", "Festival shopper",
          "orders_total >= 4 and share_festival_orders >= 0.5",
-         "一半以上的订单在 618、双十一、年货节等大促期间",
-         "half or more of purchases during shopping festivals (618, Double 11, Spring Festival)"),
+         "一半以上的订单在本地节日/大促期间（中国：618、双十一、年货节；其他国家：法定节假日）",
+         "half or more of purchases during the workspace's festivals (China: 618, Double 11, Spring "
+         "Festival; elsewhere: public holidays)"),
     # ------------------------------------------------------ promotion & price
     _tag("promotion_sensitive", "price", "促销敏感型", "Promotion-sensitive",
          "orders_total >= 4 and share_discounted_orders >= 0.5 and avg_discount_depth >= 0.15",
