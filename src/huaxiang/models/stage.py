@@ -156,8 +156,10 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
         return held
     params: dict[str, Any] = {"horizon": float(h), "n_folds": s.churn.n_folds, "btyd_sample": s.churn.btyd_sample,
               "min_gain": s.churn.min_gain, "random_state": s.churn.random_state}
-    train = churn_training_set(engine, cutoff=t_train, horizon_days=h, features_config=ctx.config.features)
-    val = churn_training_set(engine, cutoff=t_val, horizon_days=h, features_config=ctx.config.features)
+    train = churn_training_set(engine, cutoff=t_train, horizon_days=h, features_config=ctx.config.features,
+                               country=ctx.config.country)
+    val = churn_training_set(engine, cutoff=t_val, horizon_days=h, features_config=ctx.config.features,
+                               country=ctx.config.country)
     for name, data in (("training", train), ("evaluation", val)):
         counts = np.bincount(data["churned"].to_numpy(dtype=np.int64), minlength=2) if len(data) else np.zeros(2)
         if len(data) < s.churn.min_buyers or counts.min() < 5:

@@ -39,7 +39,8 @@ def churn_labels(engine: Engine, *, start: datetime, horizon_days: int) -> pd.Da
 
 
 def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
-                       features_config: FeatureSettings | dict[str, Any] | None = None) -> pd.DataFrame:
+                       features_config: FeatureSettings | dict[str, Any] | None = None,
+                       country: str | None = "CN") -> pd.DataFrame:
     """Features at ``cutoff`` (data before it) of every buyer, with ``churned`` = no purchase in the horizon.
 
     Parameters
@@ -53,6 +54,8 @@ def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
         The churn window.
     features_config
         The workspace's ``features:`` settings.
+    country
+        The workspace's ``country`` (its festival and payday calendars; None for none).
 
     Returns
     -------
@@ -67,7 +70,7 @@ def churn_training_set(engine: Engine, *, cutoff: datetime, horizon_days: int,
     """
     from huaxiang.features.stage import scratch_feature_tables
 
-    with scratch_feature_tables(engine, as_of=cutoff, config=features_config) as tables:
+    with scratch_feature_tables(engine, as_of=cutoff, config=features_config, country=country) as tables:
         frame = engine.execute(tables["features"])
     # sorted: the engine's row order varies between runs, the folds and samples follow positions
     frame = frame[frame["frequency"].notna()].sort_values("person_id", kind="stable").reset_index(drop=True)
