@@ -30,8 +30,10 @@ Examples
 'email'
 >>> guess_kind("出生日期", ["1990/1/2", "1985-12-30"])
 'date'
->>> guess_kind("客户", ["王小芳", "陈伟", "欧阳娜娜"] * 10)
+>>> guess_kind("客户", [s + g for s in "王陈李欧阳" for g in ("伟", "小芳", "娜娜", "军", "静")])
 'name'
+>>> guess_kind("门店", ["北京", "上海", "广州"] * 10)  # few distinct values: a category
+'exact'
 >>> normalise_values("phone", ["+86 138-0013-8000", "１３８００１３８０００", "(+86)13800138000"])
 ['13800138000', '13800138000', '13800138000']
 >>> normalise_values("date", ["1990/1/2", "1990-01-02", "19900102"])

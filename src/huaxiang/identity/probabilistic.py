@@ -46,7 +46,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -198,6 +198,13 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
     cols = [f.column for f in spec.fields]
     stacked = ibis.union(*[engine.table(t).select(*cols) for t in tables], distinct=False)
     rules = spec.blocking or choose_blocking_rules(engine, stacked, cols, max_pairs=spec.max_pairs_per_rule)
+    counted: dict[tuple[str, ...], int] = {}
+
+    def pairs_of(rule: Sequence[str]) -> int:
+        if tuple(rule) not in counted:
+            counted[tuple(rule)] = pair_counts(engine, stacked, rule)
+        return counted[tuple(rule)]
+
     lap("blocking_rules")
     link_type = "dedupe_only" if len(tables) == 1 else ("link_only" if link_only else "link_and_dedupe")
     settings = SettingsCreator(
@@ -213,7 +220,7 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
     n = sum(sizes)
     total = sizes[0] * sizes[1] if link_type == "link_only" else n * (n - 1) // 2
     floor = 1.0 / max(total, 1)  # one matching pair in the whole input
-    selective = _selective_rules(engine, stacked, rules, cols, n)
+    selective = _selective_rules(pairs_of, rules, cols, n)
     prior = floor
     if selective:
         # pairs agreeing on a rule that is rarer than the records themselves are mostly true matches
@@ -229,7 +236,7 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
     for rule in by_pairs:
         if trained >= set(cols) and len(trained) > 0:
             break
-        if set(rule) >= set(cols) or pair_counts(engine, stacked, rule) == 0:  # nothing to train on
+        if set(rule) >= set(cols) or pairs_of(rule) == 0:  # nothing to train on
             continue
         before = linker.misc.save_model_to_json()
         try:
@@ -254,13 +261,13 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
     return MatchResult(pairs=pairs, model=model, blocking=rules, linker=linker, seconds=seconds)
 
 
-def _selective_rules(engine: Engine, stacked: ir.Table, rules: Sequence[Sequence[str]],
+def _selective_rules(pairs_of: Callable[[Sequence[str]], int], rules: Sequence[Sequence[str]],
                      cols: Sequence[str], n: int) -> list[list[str]]:
     """Rules fit to estimate the prior: each generates some pairs but fewer than there are records
     (a rule agreeing for more pairs than records mostly pairs strangers: a common name, a city); when
     none is, all compared fields agreeing together, if that is selective."""
-    out = [list(r) for r in rules if 0 < pair_counts(engine, stacked, r) <= n]
-    if not out and len(cols) > 1 and 0 < pair_counts(engine, stacked, cols) <= n:
+    out = [list(r) for r in rules if 0 < pairs_of(r) <= n]
+    if not out and len(cols) > 1 and 0 < pairs_of(cols) <= n:
         out = [list(cols)]
     return out
 
