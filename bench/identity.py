@@ -8,12 +8,16 @@ DuckDB, in one process:
 2. Splink alone on the same customer records (train u and m, predict, cluster) — what a team would
    run without huaxiang — as the peer.
 
-Prints seconds, peak resident memory of each phase (sampled from /proc), and the ratio.
+Prints seconds, peak resident memory of each phase (sampled from /proc), the ratio, and the stage's
+pairwise precision and recall against the shop's own ground truth (``ground_truth/records.csv``:
+which real person each record belongs to) — the goal is precision ≥ 0.995 and recall ≥ 0.98 at
+every size.
 
 Usage::
 
     .venv/bin/python bench/identity.py --customers 450000      # ≈ 1M customer records
     .venv/bin/python bench/identity.py --customers 45000       # ≈ 100k, a quick run
+    .venv/bin/python bench/identity.py --customers 100000 --seed 42 --no-peer   # precision at 100k customers
 """
 
 from __future__ import annotations
@@ -95,7 +99,20 @@ def splink_alone(engine: Any) -> int:
     predictions = result.linker.inference.predict(threshold_match_probability=0.5)
     clusters = result.linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, settings.probabilistic.threshold)
-    return int(engine.execute(engine.con.table(clusters.physical_name).count()))
+    return int(engine.execute(engine.connection_table(clusters.physical_name).count()))
+
+
+def score(ws: Any, folder: Path) -> tuple[float, float, int]:
+    """Pairwise precision and recall of ``record_persons`` against the shop's ground truth."""
+    import pandas as pd
+
+    from huaxiang.identity.probabilistic import pairwise_scores
+
+    truth = pd.read_csv(folder / "data" / "ground_truth" / "records.csv", dtype=str)
+    pred = ws.engine.execute(ws.table("record_persons").select("source", "source_customer_id", "person_id"))
+    both = truth.merge(pred, on=["source", "source_customer_id"], suffixes=("_true", "_pred"))
+    precision, recall, _ = pairwise_scores(both["person_id_true"], both["person_id_pred"])
+    return precision, recall, len(both)
 
 
 def main() -> None:
@@ -103,6 +120,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=450_000, help="synthetic persons (~2.2 records each)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--no-peer", action="store_true", help="skip the Splink-alone peer run")
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="hx-bench-identity-"))
     t0 = time.perf_counter()
@@ -117,6 +135,12 @@ def main() -> None:
     tables = report.tables
     print(f"identity stage: {secs:.1f} s, peak RSS {peak / 2**30:.2f} GiB; records {tables['record_persons']:,} "
           f"-> persons {tables['persons']:,}; parts {report.details['identity']['seconds']}")
+    precision, recall, scored = score(ws, folder / "ws")
+    print(f"identity stage vs ground truth ({scored:,} records): pairwise precision {precision:.4f} "
+          f"recall {recall:.4f} in {secs:.1f} s  (goal: precision >= 0.995, recall >= 0.98)")
+    if args.no_peer:
+        ws.close()
+        return
 
     s_secs, s_peak, n = timed(lambda: splink_alone(eng))
     print(f"Splink alone (train + predict + cluster, {n:,} records): {s_secs:.1f} s, peak RSS {s_peak / 2**30:.2f} GiB")

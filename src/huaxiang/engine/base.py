@@ -121,6 +121,13 @@ class Engine(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the connection."""
 
+    def splink_db_api(self) -> Any:
+        """Splink's database API on this engine's own connection (no copy of the data)."""
+        raise UnsupportedOperationError(
+            f"probabilistic matching (Splink) is not available on the {self.name} engine; "
+            f"use the duckdb or spark engine (engine: {{name: duckdb}} in huaxiang.yaml)"
+        )
+
     # ------------------------------------------------------------ shared API
     @final
     def require(self, operation: str) -> None:
@@ -196,6 +203,12 @@ class Engine(ABC):
                 f"table {name!r} does not exist in this workspace; run `huaxiang build` first "
                 f"(tables: {', '.join(sorted(self.list_tables())) or 'none'})"
             )
+        with self._errors(f"opening table {name!r}"):
+            return self.con.table(name)
+
+    @final
+    def connection_table(self, name: str) -> ir.Table:
+        """A table another library created on this connection (e.g. Splink's predictions)."""
         with self._errors(f"opening table {name!r}"):
             return self.con.table(name)
 

@@ -213,5 +213,11 @@ class DuckDBEngine(Engine):
         )
         return ibis.ifelse(edge, strip_text(value), value)
 
+    def splink_db_api(self) -> Any:
+        from splink import DuckDBAPI
+
+        self.raw.execute("SET enable_progress_bar = false")
+        return DuckDBAPI(connection=self.raw)
+
     def close(self) -> None:
         self.con.disconnect()

@@ -235,6 +235,15 @@ class SparkEngine(Engine):
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
         return _spark_to_timestamp(value, java_datetime_pattern(fmt))
 
+    def splink_db_api(self) -> Any:
+        from splink import SparkAPI
+        from splink.backends.spark import similarity_jar_location
+
+        # Splink's string-similarity functions (jaro_winkler, damerau_levenshtein) live in a jar it
+        # ships; adding it to the running session lets a session built without it use them.
+        self.session.sql(f"ADD JAR '{similarity_jar_location()}'")
+        return SparkAPI(spark_session=self.session, break_lineage_method="persist")
+
     def close(self) -> None:
         """Leave the shared session running (it is process-wide); forget our views."""
         for name in list(self._views):

@@ -7,7 +7,8 @@ Compared fields are derived from the cleaned ``customers_raw`` on the engine:
   computed once per *distinct* name in Python (pypinyin, OpenCC) and joined back;
 - ``birth_date``, ``city``, ``gender``, ``address`` as cleaned;
 - ``phone_digits``: the national number (a typo costs one edit, not the whole match);
-- ``email_local``: the part before ``@``.
+- ``email``: the cleaned address; ``email_local``: the part before ``@`` (not compared by default: it is
+  mostly the name's pinyin, so it repeats the name's evidence).
 
 Hub and blocklisted phones/e-mails (placeholders) are blanked first: they say nothing about a person.
 
@@ -32,8 +33,8 @@ from huaxiang.identity.graph import RECORD, record_key
 from huaxiang.identity.probabilistic import UID, FieldSpec, MatchSpec, match_pairs
 from huaxiang.identity.settings import IdentitySettings
 
-FIELD_KINDS = {"name_pinyin": "name", "birth_date": "date", "city": "exact", "phone_digits": "code",
-               "email_local": "text", "gender": "exact", "address": "text"}
+FIELD_KINDS = {"name_pinyin": "name", "birth_date": "date", "city": "exact", "phone_digits": "phone",
+               "email": "email", "email_local": "text", "gender": "exact", "address": "text"}
 
 
 @lru_cache(maxsize=1)
@@ -84,6 +85,7 @@ def match_input(engine: Engine, settings: IdentitySettings, hubs: ir.Table) -> i
         gender=ibis.ifelse(c.gender == "unknown", ibis.null("string"), c.gender),
         address=c.address,
         phone_digits=phone.re_replace(r"^\+86", ""),
+        email=email,
         email_local=email.split("@")[0],
     )
     names = engine.execute(base.select("name").filter(base.name.notnull()).distinct())["name"].tolist()

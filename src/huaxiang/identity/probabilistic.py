@@ -1,12 +1,25 @@
 """Probabilistic matching with Splink on the engine's own connection (DuckDB or Spark).
 
 A :class:`MatchSpec` names the fields to compare and how (``name``, ``text``, ``date``, ``code``,
-``exact``); :func:`match_pairs` trains a Fellegi–Sunter model on the data at hand (u by random
-sampling, m by expectation maximisation over several blocking rules, as Splink recommends) and
-returns the scored pairs above a threshold; :func:`dedupe_table` clusters them into
-``record_id, cluster_id``. Nothing is hand-tuned per data set: when no blocking rules are given they
-are chosen from the data (:func:`choose_blocking_rules`), keeping every rule's pair count within a
+``phone``, ``email``, ``number``, ``exact``); :func:`match_pairs` trains a Fellegi–Sunter model on the
+data at hand (u by random sampling, m by expectation maximisation over several blocking rules, as
+Splink recommends) and returns the scored pairs above a threshold; :func:`dedupe_table` clusters them
+into ``record_id, cluster_id``. Nothing is hand-tuned per data set: when no blocking rules are given
+they are chosen from the data (:func:`choose_blocking_rules`), keeping every rule's pair count within a
 budget.
+
+What keeps precision as the population grows:
+
+- every level's m is learned, and a disagreeing strong field (phone, e-mail, birth date, ID) gets
+  the large negative weight EM finds for it; an m that EM drove to zero (a level never seen among
+  the matches of a small file) is floored at :data:`M_FLOOR`, so one disagreement weighs a finite
+  ~-10 bits instead of making the pair impossible (or crashing on ``log2(0)``);
+- exact agreement on a name, city or code is term-frequency adjusted: two 李伟 agreeing says less
+  than two 欧阳婧;
+- the prior (probability that two random records match) is estimated only from *selective* rules
+  — those generating fewer pairs than there are records — so it falls as 1/N with the population,
+  and a pair needs a Bayes factor that grows with N to pass the threshold; with no selective pair at
+  all it is one pair in the whole file, never zero.
 
 Splink 5 is used through its public API only: ``DuckDBAPI(connection)`` / ``SparkAPI(spark_session=)``,
 ``Linker``, ``SettingsCreator``, ``block_on`` and the comparison-level library.
@@ -33,7 +46,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,8 +56,13 @@ import ibis.expr.types as ir
 from huaxiang.engine.base import Engine
 from huaxiang.errors import ConfigError
 
-FieldKind = Literal["name", "text", "date", "code", "exact"]
-KINDS: tuple[str, ...] = ("name", "text", "date", "code", "exact")
+FieldKind = Literal["name", "text", "date", "code", "phone", "email", "number", "exact"]
+KINDS: tuple[str, ...] = ("name", "text", "date", "code", "phone", "email", "number", "exact")
+#: Smallest m probability of a level: EM puts m = 0 on a level never seen among the matches of the
+#: training pairs, which would make one disagreement (or one typo) rule a pair out entirely.
+M_FLOOR = 1e-3
+#: Share of the true matches a selective blocking rule is assumed to catch when estimating the prior.
+RECALL = 0.9
 
 #: Unique-id column name the Splink input tables carry.
 UID = "unique_id"
@@ -55,8 +73,10 @@ class FieldSpec:
     """One compared field and how it is compared.
 
     ``name``: exact, Jaro–Winkler ≥ 0.92, ≥ 0.8; ``text``: exact, Damerau–Levenshtein ≤ 1, Jaro–Winkler
-    ≥ 0.9, ≥ 0.7; ``date`` and ``code``: exact, one typo (Damerau–Levenshtein ≤ 1), two; ``exact``:
-    equal or not. Exact levels are term-frequency adjusted (a rare surname agreeing weighs more).
+    ≥ 0.9, ≥ 0.7; ``date`` and ``code``: exact, one typo (Damerau–Levenshtein ≤ 1), two; ``phone``,
+    ``email`` and ``number``: exact, one typo; ``exact``: equal or not. Exact levels are
+    term-frequency adjusted (a rare surname agreeing weighs more), except e-mail and phone, whose
+    values are nearly unique anyway.
     """
 
     column: str
@@ -95,34 +115,18 @@ def _comparison(spec: FieldSpec) -> Any:
     import splink.comparison_library as cl
 
     c = spec.column
-    levels: list[Any] = [cll.NullLevel(c), cll.ExactMatchLevel(c, term_frequency_adjustments=spec.term_frequency)]
+    tf = spec.term_frequency and spec.kind not in ("phone", "email")
+    levels: list[Any] = [cll.NullLevel(c), cll.ExactMatchLevel(c, term_frequency_adjustments=tf)]
     if spec.kind == "name":
         levels += [cll.JaroWinklerLevel(c, 0.92), cll.JaroWinklerLevel(c, 0.8)]
     elif spec.kind == "text":
         levels += [cll.DamerauLevenshteinLevel(c, 1), cll.JaroWinklerLevel(c, 0.9), cll.JaroWinklerLevel(c, 0.7)]
     elif spec.kind in ("date", "code"):
         levels += [cll.DamerauLevenshteinLevel(c, 1), cll.DamerauLevenshteinLevel(c, 2)]
+    elif spec.kind in ("phone", "email", "number"):
+        levels += [cll.DamerauLevenshteinLevel(c, 1)]
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(comparison_levels=levels, output_column_name=c)
-
-
-def splink_api(engine: Engine) -> Any:
-    """A Splink database API on the engine's own connection (no copy of the data)."""
-    if engine.name == "duckdb":
-        from splink import DuckDBAPI
-
-        api = DuckDBAPI(connection=engine.raw)  # type: ignore[attr-defined]
-        engine.raw.execute("SET enable_progress_bar = false")  # type: ignore[attr-defined]
-        return api
-    if engine.name == "spark":
-        from splink import SparkAPI
-        from splink.backends.spark import similarity_jar_location
-
-        # Splink's string-similarity functions (jaro_winkler, damerau_levenshtein) live in a jar it
-        # ships; adding it to the running session lets a session built without it use them.
-        engine.session.sql(f"ADD JAR '{similarity_jar_location()}'")  # type: ignore[attr-defined]
-        return SparkAPI(spark_session=engine.session, break_lineage_method="persist")  # type: ignore[attr-defined]
-    raise ConfigError(f"probabilistic matching is not available on the {engine.name} engine")  # pragma: no cover
 
 
 def pair_counts(engine: Engine, table: ir.Table, columns: Sequence[str]) -> int:
@@ -189,14 +193,18 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    api = splink_api(engine)
+    api = engine.splink_db_api()
     inputs = [api.register(t, dataset_display_name=t) for t in tables]
     cols = [f.column for f in spec.fields]
-    if spec.blocking:
-        rules = spec.blocking
-    else:
-        stacked = ibis.union(*[engine.table(t).select(*cols) for t in tables], distinct=False)
-        rules = choose_blocking_rules(engine, stacked, cols, max_pairs=spec.max_pairs_per_rule)
+    stacked = ibis.union(*[engine.table(t).select(*cols) for t in tables], distinct=False)
+    rules = spec.blocking or choose_blocking_rules(engine, stacked, cols, max_pairs=spec.max_pairs_per_rule)
+    counted: dict[tuple[str, ...], int] = {}
+
+    def pairs_of(rule: Sequence[str]) -> int:
+        if tuple(rule) not in counted:
+            counted[tuple(rule)] = pair_counts(engine, stacked, rule)
+        return counted[tuple(rule)]
+
     lap("blocking_rules")
     link_type = "dedupe_only" if len(tables) == 1 else ("link_only" if link_only else "link_and_dedupe")
     settings = SettingsCreator(
@@ -208,8 +216,17 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
         retain_matching_columns=False,
     )
     linker = Linker(inputs if len(inputs) > 1 else inputs[0], settings, log_level=None)
-    # the prior: pairs agreeing on the most selective rule are mostly true matches
-    linker.training.estimate_probability_two_random_records_match([block_on(*r) for r in rules[:3]], recall=0.9)
+    sizes = [int(engine.execute(engine.table(t).count())) for t in tables]
+    n = sum(sizes)
+    total = sizes[0] * sizes[1] if link_type == "link_only" else n * (n - 1) // 2
+    floor = 1.0 / max(total, 1)  # one matching pair in the whole input
+    selective = _selective_rules(pairs_of, rules, cols, n)
+    prior = floor
+    if selective:
+        # pairs agreeing on a rule that is rarer than the records themselves are mostly true matches
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*r) for r in selective], recall=RECALL)
+        prior = max(float(linker.misc.save_model_to_json()["probability_two_random_records_match"]), floor)
     lap("prior")
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed,
                                                      min_count_per_level=None, num_chunks=1)
@@ -219,24 +236,73 @@ def match_pairs(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_
     for rule in by_pairs:
         if trained >= set(cols) and len(trained) > 0:
             break
+        if set(rule) >= set(cols) or pairs_of(rule) == 0:  # nothing to train on
+            continue
+        before = linker.misc.save_model_to_json()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*rule), estimate_without_term_frequencies=True, max_pairs=spec.em_max_pairs)
         except Exception as exc:
-            # a rule with too few pairs cannot train (no pairs, or a level never seen so m underflows
-            # to 0 on a small data set); the other rules train those parameters
+            # a rule with too few pairs cannot train (a level never seen so m underflows to 0 on a small
+            # data set); the other rules train those parameters. A failed session can leave the linker's
+            # settings half-changed, so training goes on from the model as it was before it.
             text = str(exc).lower()
-            if not any(k in text for k in ("no comparisons", "empty", "below the minimum allowed")):
+            if not any(k in text for k in ("no comparisons", "no record pairs", "empty", "below the minimum allowed")):
                 raise
+            linker = Linker(inputs if len(inputs) > 1 else inputs[0], before, log_level=None)
             continue
         trained |= {c for c in cols if c not in rule}
     lap("em")
+    model = _regularised(linker.misc.save_model_to_json(), prior, min(spec.u_max_pairs, total))
+    linker = Linker(inputs if len(inputs) > 1 else inputs[0], model, log_level=None)
     predictions = linker.inference.predict(threshold_match_probability=spec.threshold)
     lap("predict")
-    pairs = engine.con.table(predictions.physical_name)
-    model = linker.misc.save_model_to_json()
+    pairs = engine.connection_table(predictions.physical_name)
     return MatchResult(pairs=pairs, model=model, blocking=rules, linker=linker, seconds=seconds)
 
+
+def _selective_rules(pairs_of: Callable[[Sequence[str]], int], rules: Sequence[Sequence[str]],
+                     cols: Sequence[str], n: int) -> list[list[str]]:
+    """Rules fit to estimate the prior: each generates some pairs but fewer than there are records
+    (a rule agreeing for more pairs than records mostly pairs strangers: a common name, a city); when
+    none is, all compared fields agreeing together, if that is selective."""
+    out = [list(r) for r in rules if 0 < pairs_of(r) <= n]
+    if not out and len(cols) > 1 and 0 < pairs_of(cols) <= n:
+        out = [list(cols)]
+    return out
+
+
+def _regularised(model: dict[str, Any], prior: float, sampled: float) -> dict[str, Any]:
+    """The trained model with the prior set, every level's m at least :data:`M_FLOOR`, and u freed of
+    the matches that random sampling drew.
+
+    m: a comparison EM never trained (a single compared field: every rule blocks on it) gets
+    :data:`RECALL` on its exact level, the share of matches the prior assumed agree on a rule; a level
+    of a trained comparison left without m (never seen among matches) gets the floor.
+    u: random pairs include true matches with probability ``prior``, so a level's sampled share is
+    ``prior·m + (1 − prior)·u``; solved for u (at least half a pair among the ``sampled`` pairs). On
+    a small file, where sampling sees every pair, this is what lets one shared phone count: else its
+    own match makes agreement look as common among strangers as among matches.
+    """
+    model = dict(model, probability_two_random_records_match=prior)
+    least_u = 0.5 / max(sampled, 1.0)
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        raw = [lv.get("m_probability") for lv in levels]
+        if any(isinstance(m, int | float) for m in raw):
+            ms = [max(float(m) if isinstance(m, int | float) else 0.0, M_FLOOR) for m in raw]
+        else:  # untrained: matches agree exactly as often as the prior assumed, the rest spread evenly
+            ms = [RECALL] + [(1.0 - RECALL) / max(len(levels) - 1, 1)] * (len(levels) - 1)
+        for lv, m in zip(levels, ms, strict=True):
+            lv["m_probability"] = m / sum(ms)
+        us = [lv.get("u_probability") for lv in levels]
+        if any(isinstance(u, int | float) for u in us):
+            # a level no sampled pair showed: less than one pair in the sample
+            fixed = [max((float(u) - prior * float(lv.get("m_probability") or 0.0)) / (1.0 - prior), least_u)
+                     if isinstance(u, int | float) else least_u for u, lv in zip(us, levels, strict=True)]
+            for lv, u in zip(levels, fixed, strict=True):
+                lv["u_probability"] = u / sum(fixed)
+    return model
 
 def dedupe_table(engine: Engine, tables: Sequence[str], spec: MatchSpec, *, link_only: bool = False) -> ir.Table:
     """Cluster the records of ``tables`` into ``record_id, cluster_id`` (plus ``source_dataset`` when linking).

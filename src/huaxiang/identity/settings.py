@@ -50,7 +50,7 @@ GOLDEN_ATTRIBUTES = ("name", "gender", "birth_date", "phone", "email", "country"
 Rule = Literal["most_recent", "most_frequent", "source_priority", "non_null_first"]
 RULES = ("most_recent", "most_frequent", "source_priority", "non_null_first")
 #: Fields the probabilistic model may compare (derived from customers_raw).
-MATCH_FIELDS = ("name_pinyin", "birth_date", "city", "phone_digits", "email_local", "gender", "address")
+MATCH_FIELDS = ("name_pinyin", "birth_date", "city", "phone_digits", "email", "email_local", "gender", "address")
 
 OVERRIDES_FILE = "identity_overrides.yaml"
 
@@ -62,8 +62,10 @@ class ProbabilisticSettings(BaseModel):
 
     enabled: bool = True
     threshold: float = Field(default=0.99, gt=0.0, lt=1.0)
+    # the whole e-mail, not its local part: the local part is mostly the name's pinyin
+    # (liweihui@outlook.com, liweihui@gmail.com), so agreeing on it says the names agree, twice
     fields: list[str] = Field(default_factory=lambda: ["name_pinyin", "birth_date", "city", "phone_digits",
-                                                       "email_local"])
+                                                       "email"])
     blocking: list[list[str]] = Field(default_factory=list)
     min_records: int = Field(default=50, ge=2)
     u_max_pairs: float = Field(default=3e5, gt=0)

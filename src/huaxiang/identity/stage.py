@@ -248,6 +248,11 @@ def run_identity(ctx: StageContext) -> StageResult:
     t0 = time.perf_counter()
     pairs = splink_pairs(engine, settings, hubs) if settings.probabilistic.enabled else None
     timings["splink"] = time.perf_counter() - t0
+    probabilistic: dict[str, Any] = {}
+    if pairs is not None:
+        # the model's own estimate of how many accepted pairs join strangers: sum of (1 - p)
+        stats = engine.execute(pairs.aggregate(n=pairs.count(), e=(1 - pairs.match_probability).sum()))
+        probabilistic = {"pairs": int(stats.n[0]), "expected_false_pairs": round(float(stats.e[0] or 0.0), 2)}
     t0 = time.perf_counter()
     present = set(engine.execute(usable.select("identifier_type").distinct())["identifier_type"])
     tiers: list[tuple[str, ir.Table]] = [("operator_merge", merges)] if overrides.merge else []
@@ -293,5 +298,6 @@ def run_identity(ctx: StageContext) -> StageResult:
     )}
     details: dict[str, Any] = {"hubs": tables["identity_hubs"], "conflicts": tables["identity_conflicts"],
                                "seconds": {k: round(v, 3) for k, v in timings.items()},
-                               "overrides": {"merge": len(overrides.merge), "split": len(overrides.split)}}
+                               "overrides": {"merge": len(overrides.merge), "split": len(overrides.split)},
+                               "probabilistic": probabilistic}
     return StageResult(tables=tables, details=details)
