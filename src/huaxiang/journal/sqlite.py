@@ -200,15 +200,15 @@ class SqliteJournal(Journal):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             error = JournalError(f"{self.path}: writing to the journal failed ({exc}); nothing of this group was stored")
-            for request in group:
-                request.future.set_exception(error)
+            for waiting in group:
+                waiting.future.set_exception(error)
             return
         results_iter = iter(results)
-        for request in group:
-            if isinstance(request, _Append):
-                request.future.set_result(next(results_iter))
+        for done in group:
+            if isinstance(done, _Append):
+                done.future.set_result(next(results_iter))
             else:
-                request.future.set_result(None)
+                done.future.set_result(None)
 
     # ------------------------------------------------------------ reading
     def read(self, after: int, limit: int) -> list[JournalEntry]:
