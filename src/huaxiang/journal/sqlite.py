@@ -36,14 +36,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from huaxiang.journal.base import AppendResult, Journal, JournalEntry, JournalError, message_id
+from huaxiang.journal.base import (
+    AppendResult,
+    Journal,
+    JournalEntry,
+    JournalError,
+    encode_message,
+    message_id,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
     message_id TEXT NOT NULL,
     received_at REAL NOT NULL,
-    body TEXT NOT NULL
+    body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seen (
     message_id TEXT PRIMARY KEY,
@@ -65,6 +72,7 @@ _PRUNE_EVERY_S = 600.0
 class _Append:
     messages: list[dict[str, Any]]
     ids: list[str]
+    encoded: list[bytes] | None
     future: Future[AppendResult] = field(default_factory=Future)
 
 
@@ -113,20 +121,23 @@ class SqliteJournal(Journal):
         return conn
 
     # ------------------------------------------------------------ writing
-    def _submit_append(self, messages: list[dict[str, Any]]) -> Future[AppendResult]:
+    def _submit_append(self, messages: list[dict[str, Any]], encoded: list[bytes] | None) -> Future[AppendResult]:
         if self._closed:
             raise JournalError(f"{self.path}: the journal is closed; no more appends are taken")
-        request = _Append(messages, [message_id(m) for m in messages])
+        if encoded is not None and len(encoded) != len(messages):
+            raise JournalError(f"append: {len(messages)} messages but {len(encoded)} encoded bodies")
+        request = _Append(messages, [message_id(m) for m in messages], encoded)
         self._queue.put(request)
         return request.future
 
-    def append(self, messages: list[dict[str, Any]]) -> AppendResult:
+    def append(self, messages: list[dict[str, Any]], *, encoded: list[bytes] | None = None) -> AppendResult:
         """Store ``messages`` (durable on return); repeated ``messageId``s are reported as duplicates."""
-        return self._submit_append(messages).result()
+        return self._submit_append(messages, encoded).result()
 
-    async def append_async(self, messages: list[dict[str, Any]]) -> AppendResult:
+    async def append_async(self, messages: list[dict[str, Any]], *,
+                           encoded: list[bytes] | None = None) -> AppendResult:
         """:meth:`append` awaited on the event loop (no thread per request)."""
-        return await asyncio.wrap_future(self._submit_append(messages))
+        return await asyncio.wrap_future(self._submit_append(messages, encoded))
 
     def commit(self, seq: int) -> None:
         """Persist that every entry up to ``seq`` is applied (through the writer, in order)."""
@@ -172,17 +183,18 @@ class SqliteJournal(Journal):
                 seen.update(row[0] for row in conn.execute(
                     f"SELECT message_id FROM seen WHERE message_id IN ({marks})", chunk))
             results: list[AppendResult] = []
-            rows: list[tuple[str, float, str]] = []
+            rows: list[tuple[str, float, bytes]] = []
             for request in appends:
                 accepted: list[str] = []
                 duplicates: list[str] = []
-                for mid, message in zip(request.ids, request.messages, strict=True):
+                for k, mid in enumerate(request.ids):
                     if mid in seen:
                         duplicates.append(mid)
                         continue
                     seen.add(mid)
                     accepted.append(mid)
-                    rows.append((mid, now, json.dumps(message, ensure_ascii=False, separators=(",", ":"))))
+                    body = request.encoded[k] if request.encoded is not None else encode_message(request.messages[k])
+                    rows.append((mid, now, body))
                 results.append(AppendResult(accepted, duplicates))
             if rows:
                 conn.executemany("INSERT INTO entries (message_id, received_at, body) VALUES (?, ?, ?)", rows)
