@@ -142,7 +142,11 @@ def encode_message(message: dict[str, Any]) -> bytes:
     >>> encode_message({"event": "下单", "n": 1})
     b'{"event":"\\xe4\\xb8\\x8b\\xe5\\x8d\\x95","n":1}'
     """
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(message).encode()
+
+
+#: One encoder for every message: ``json.dumps`` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def message_id(message: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
 from huaxiang.journal import JournalError
@@ -129,12 +130,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
                        f"the body is {int(length):,} bytes; a request holds at most {limit:,} (send smaller batches)")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(status.HTTP_413_CONTENT_TOO_LARGE,
-                           f"the body exceeds {limit:,} bytes; send smaller batches")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(status.HTTP_413_CONTENT_TOO_LARGE,
+                               f"the body exceeds {limit:,} bytes; send smaller batches")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the sender gave up mid-body: nothing stored, nobody to answer
+        raise _Refused(status.HTTP_400_BAD_REQUEST, "the client disconnected before the body was complete") from None
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
