@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from huaxiang.journal import JournalError
 from huaxiang.journal.base import encode_message
