@@ -193,3 +193,18 @@ def test_sdk_logs_nothing_on_success(live_server: str, collector_key: str, caplo
     with caplog.at_level(logging.ERROR, logger="segment"):
         sdk.track("u1", "Signed Up")
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_analytics_js_paths_and_text_plain(client: Any, collector_key: str, workspace_dir: Path,
+                                           journal_of: Any) -> None:
+    """analytics.js posts to /v1/<first letter> (and /v1/b when batching) as text/plain with writeKey inside."""
+    one = client.post("/v1/t", content=json.dumps({"event": "Signed Up", "anonymousId": "a1", "messageId": "js1",
+                                                    "writeKey": collector_key}),
+                      headers={"Content-Type": "text/plain"})
+    assert one.status_code == 200, one.text
+    page = client.post("/v1/p", json={"anonymousId": "a1", "messageId": "js2", "writeKey": collector_key,
+                                      "properties": {"url": "https://shop/"}})
+    batch = client.post("/v1/b", json={"writeKey": collector_key, "batch": [_track(3)]})
+    assert page.status_code == 200 and batch.status_code == 200
+    stored = [(e.message["messageId"], e.message["type"]) for e in journal_of(workspace_dir)]
+    assert stored == [("js1", "track"), ("js2", "page"), ("m3", "track")]

@@ -291,6 +291,12 @@ async def create_batch(request: Request, state: StateDep) -> JSONResponse:
     return await collect(request, state, None)
 
 
+#: Other paths of the same calls: Segment's ``/v1/import``, and analytics.js, which posts to the type's
+#: first letter (``/v1/t``, ``/v1/p``, ...) and, with batching on, to ``/v1/b``.
+ALIASES = {"import": None, "b": None, "t": "track", "i": "identify", "p": "page", "s": "screen", "a": "alias",
+           "g": "group"}
+
+
 def _single(kind: str) -> Any:
     async def create_message(request: Request, state: StateDep) -> JSONResponse:
         return await collect(request, state, kind)
@@ -303,3 +309,9 @@ def _single(kind: str) -> Any:
 for _kind in MESSAGE_TYPES:
     router.post(f"/{_kind}", response_model=CollectPublic, responses=_RESPONSES, openapi_extra=_body_doc("MessageIn"),
                 name=f"create_{_kind}")(_single(_kind))
+for _path, _kind_or_batch in ALIASES.items():
+    _target = _kind_or_batch or "batch"
+    router.post(f"/{_path}", response_model=CollectPublic, responses=_RESPONSES,
+                openapi_extra=_body_doc("MessageIn" if _kind_or_batch else "BatchIn"), name=f"create_{_target}_{_path}",
+                summary=f"Same as /v1/{_target} (the path {'analytics.js' if _path != 'import' else 'Segment'} uses)",
+                )(_single(_kind_or_batch) if _kind_or_batch else create_batch)
