@@ -208,3 +208,18 @@ def test_analytics_js_paths_and_text_plain(client: Any, collector_key: str, work
     assert page.status_code == 200 and batch.status_code == 200
     stored = [(e.message["messageId"], e.message["type"]) for e in journal_of(workspace_dir)]
     assert stored == [("js1", "track"), ("js2", "page"), ("m3", "track")]
+
+
+def test_settings_swapped_with_dependency_overrides(workspace_dir: Path, collector_key: str) -> None:
+    """STYLE row 14: the app reads its settings through get_settings, which a test overrides."""
+    from fastapi.testclient import TestClient
+
+    from huaxiang.service.app import create_app
+    from huaxiang.service.settings import ServiceSettings, get_settings
+
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: ServiceSettings(
+        workspace=workspace_dir, run_updater=False, max_batch_bytes=2_000)
+    with TestClient(app) as small:
+        answer = small.post("/v1/batch", json={"batch": [_track(i) for i in range(30)]}, auth=(collector_key, ""))
+    assert answer.status_code == 413 and "2,000" in answer.json()["message"]

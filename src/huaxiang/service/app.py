@@ -105,17 +105,20 @@ def _close_state(state: ServiceState, *, drain: bool) -> None:
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The FastAPI app over ``settings.workspace`` (settings from the environment when not given).
+    """The FastAPI app over ``settings.workspace``.
 
-    Nothing is opened here: the lifespan opens the journal, keys, workspace
-    and updater when the server starts and closes them when it stops.
+    Without ``settings``, the :func:`get_settings` dependency gives them (the
+    ``HUAXIANG_*`` environment) when the server starts; tests may swap it with
+    ``app.dependency_overrides[get_settings]``. Nothing is opened here: the
+    lifespan opens the journal, keys, workspace and updater when the server
+    starts and closes them when it stops.
     """
     from huaxiang.service.routes import collect, health
 
-    app_settings = settings if settings is not None else get_settings()
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the settings dependency as the app resolves it: tests swap it with app.dependency_overrides
+        app_settings = app.dependency_overrides.get(get_settings, get_settings)()
         state = await asyncio.to_thread(_open_state, app_settings)
         app.state.service = state
         try:
@@ -132,7 +135,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.dependency_overrides[get_settings] = lambda: app_settings
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
     app.include_router(health.router)
     app.include_router(collect.router)
     for name in _OPTIONAL_ROUTERS:  # routers of parts that may not be installed yet
