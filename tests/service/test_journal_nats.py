@@ -93,3 +93,24 @@ def test_two_collector_processes_feed_one_stream(nats_stream: dict[str, str], wo
     ids = [e.message["messageId"] for e in entries]
     assert len(ids) == len(set(ids)) == 500
     assert set(ids) == sent
+
+
+def test_append_without_a_stream_fails_clearly(nats_stream: dict[str, str]) -> None:
+    """The stream deleted under a running collector: the append fails (503 to the sender), it is not acknowledged."""
+    import asyncio
+
+    import nats
+
+    journal = NatsJournal(_settings(nats_stream), timeout=2.0)
+
+    async def drop() -> None:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        await nc.jetstream().delete_stream(nats_stream["stream"])
+        await nc.close()
+
+    asyncio.run(drop())
+    try:
+        with pytest.raises(JournalError, match="no acknowledgement|did not acknowledge"):
+            journal.append(_msgs("z", 3))
+    finally:
+        journal.close()

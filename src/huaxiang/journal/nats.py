@@ -1,7 +1,9 @@
 """The scale-out journal: a NATS JetStream stream that several collector processes publish to.
 
 - **append** publishes each message with the ``Nats-Msg-Id`` header set to
-  its ``messageId`` and waits for every acknowledgement; the stream's
+  its ``messageId`` and waits for every acknowledgement (a no-responders
+  or error answer fails the append: the collector answers 503 and the
+  sender retries); the stream's
   ``duplicate_window`` (the journal's ``dedupe_window``, >= 24 h) makes
   JetStream store a repeated id once and answer ``duplicate``.
 - **read/commit** go through one durable pull consumer (``consumer``,
@@ -71,6 +73,9 @@ class NatsJournal(Journal):
         self._pending: list[JournalEntry] = []
         self._msgs: dict[int, Any] = {}
         self._committed = 0
+        self._inbox: str | None = None
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._sent = 0
         try:
             self._call(self._open())
         except Exception as exc:
@@ -109,16 +114,45 @@ class NatsJournal(Journal):
             await self._js.update_stream(info.config)
 
     # ------------------------------------------------------------ writing
+    async def _on_ack(self, msg: Any) -> None:
+        future = self._waiting.pop(msg.subject, None)
+        if future is not None and not future.done():
+            future.set_result(msg.data)
+
     async def _append(self, messages: list[dict[str, Any]], encoded: list[bytes] | None) -> AppendResult:
+        # Publish-with-reply on one inbox subscription of our own: ~40 % less Python per message than
+        # js.publish_async, which wraps every message's flow-control wait in a task (bench/README.md).
+        if self._inbox is None:
+            self._inbox = self._nc.new_inbox()
+            await self._nc.subscribe(self._inbox + ".*", cb=self._on_ack)
         ids = [message_id(m) for m in messages]
         bodies = encoded if encoded is not None else [encode_message(m) for m in messages]
-        futures = [await self._js.publish_async(self.settings.subject, body, headers={"Nats-Msg-Id": mid})
-                   for mid, body in zip(ids, bodies, strict=True)]
-        acks = await asyncio.wait_for(asyncio.gather(*futures), self._timeout)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[bytes]] = []
+        replies: list[str] = []
+        for mid, body in zip(ids, bodies, strict=True):
+            self._sent += 1
+            reply = f"{self._inbox}.{self._sent}"
+            future: asyncio.Future[bytes] = loop.create_future()
+            self._waiting[reply] = future
+            futures.append(future)
+            replies.append(reply)
+            await self._nc.publish(self.settings.subject, body, reply=reply, headers={"Nats-Msg-Id": mid})
+        try:
+            answers = await asyncio.wait_for(asyncio.gather(*futures), self._timeout)
+        except TimeoutError:
+            for reply in replies:
+                self._waiting.pop(reply, None)
+            raise JournalError(f"{self.settings.url}: JetStream did not acknowledge within {self._timeout:g} s; "
+                               "nothing of this append is known to be stored (the sender should retry)") from None
         accepted: list[str] = []
         duplicates: list[str] = []
-        for mid, ack in zip(ids, acks, strict=True):
-            (duplicates if ack.duplicate else accepted).append(mid)
+        for mid, answer in zip(ids, answers, strict=True):
+            ack = json.loads(answer) if answer else {}
+            if "error" in ack or "seq" not in ack:
+                raise JournalError(f"{self.settings.url}: JetStream refused message {mid!r}: "
+                                   f"{ack.get('error', 'no acknowledgement (is the subject in the stream?)')}")
+            (duplicates if ack.get("duplicate") else accepted).append(mid)
         return AppendResult(accepted, duplicates)
 
     def append(self, messages: list[dict[str, Any]], *, encoded: list[bytes] | None = None) -> AppendResult:
