@@ -33,11 +33,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 
 from huaxiang.config import CONFIG_FILE, load_config
-from huaxiang.errors import WorkspaceError
+from huaxiang.errors import HuaxiangError, WorkspaceError
 from huaxiang.journal import Journal, JournalSettings, open_journal
 from huaxiang.service.deps import ServiceState
 from huaxiang.service.keys import KeyStore
@@ -137,6 +138,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
+    @app.exception_handler(HuaxiangError)
+    async def huaxiang_error(request: Request, exc: HuaxiangError) -> JSONResponse:
+        # our errors say what, where and how to fix: the caller gets that line, not a bare 500
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
     app.include_router(health.router)
     app.include_router(collect.router)
     for name in _OPTIONAL_ROUTERS:  # routers of parts that may not be installed yet
