@@ -320,6 +320,113 @@ def drain_rate(folder: Path) -> None:
           "(empty workspace: no persons built, so no feature/tag refresh)")
 
 
+# ------------------------------------------------------------------ event -> tag latency, profile reads
+def latency(args: argparse.Namespace) -> None:
+    """A built demo shop served with the updater; steady background traffic; probes and profile reads.
+
+    Each probe is a new user: ``identify`` then ``Order Completed`` with a total of 6,000 (``value_high``
+    is ``spend_365d >= 5000``), in one batch; the latency runs from the 200 to the first profile read
+    (``GET /v1/profiles?user_id=``, polled every 20 ms) that shows the tag.
+    """
+    import random
+    import statistics
+    import threading
+
+    import duckdb
+
+    from huaxiang.service.keys import KeyStore
+    from huaxiang.workspace import Workspace
+
+    root = Path(tempfile.mkdtemp(prefix="collector-latency-"))
+    folder = root / "shop"
+    t0 = time.perf_counter()
+    ws = Workspace.init(folder, example="demo", force=True, customers=args.customers, seed=7)
+    ws.build()
+    ws.close()
+    print(f"demo shop of {args.customers:,} customers built in {time.perf_counter() - t0:.0f} s: {folder}")
+    con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
+    persons = [r[0] for r in con.execute("SELECT person_id FROM persons USING SAMPLE 300 ROWS").fetchall()]
+    con.close()
+    store = KeyStore(folder)
+    collector, admin = store.create("collector"), store.create("admin")
+    server = Server("full", folder, {"HUAXIANG_WORKSPACE": str(folder)})
+    stop = threading.Event()
+    sent = [0]
+
+    def background() -> None:
+        per_tick = max(1, args.rate // 20)
+        n = 0
+        with httpx.Client(auth=(collector, ""), timeout=30) as http:
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                batch = [{"type": "track" if i % 4 else "page", "event": "Product Viewed",
+                          "userId": f"bg-{random.randrange(5000)}", "messageId": f"bg-{n}-{i}",
+                          "properties": {"product_id": f"sku-{i}"}} for i in range(per_tick)]
+                n += 1
+                if http.post(server.url + "/v1/batch", json={"batch": batch}).status_code == 200:
+                    sent[0] += per_tick
+                next_at += 0.05
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    thread = threading.Thread(target=background, daemon=True)
+    try:
+        thread.start()
+        time.sleep(3)
+        lags: list[float] = []
+        misses = 0
+        with httpx.Client(timeout=30) as http:
+            for k in range(args.probes):
+                user = f"probe-{os.getpid()}-{k}"
+                now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+                batch = [{"type": "identify", "userId": user, "messageId": f"{user}-i", "timestamp": now,
+                          "traits": {"email": f"{user}@example.com"}},
+                         {"type": "track", "event": "Order Completed", "userId": user, "messageId": f"{user}-o",
+                          "timestamp": now, "properties": {"order_id": f"{user}-order", "total": 6000.0,
+                                                           "products": [{"product_id": "sku-1", "price": 6000.0,
+                                                                         "quantity": 1}]}}]
+                answer = http.post(server.url + "/v1/batch", json={"batch": batch}, auth=(collector, ""))
+                acked = time.perf_counter()
+                if answer.status_code != 200:
+                    raise RuntimeError(answer.text)
+                while time.perf_counter() - acked < args.probe_timeout:
+                    got = http.get(server.url + "/v1/profiles", params={"user_id": user},
+                                   headers={"Authorization": f"Bearer {admin}"})
+                    if got.status_code == 200 and any(t["id"] == "value_high" for t in got.json().get("tags", [])):
+                        lags.append(time.perf_counter() - acked)
+                        break
+                    time.sleep(0.02)
+                else:
+                    misses += 1
+                time.sleep(0.2)
+            reads: list[float] = []
+            for pid in persons:
+                t = time.perf_counter()
+                got = http.get(f"{server.url}/v1/profiles/{pid}", headers={"Authorization": f"Bearer {admin}"})
+                reads.append(time.perf_counter() - t)
+                if got.status_code != 200:
+                    raise RuntimeError(f"profile {pid}: {got.status_code} {got.text[:200]}")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        server.stop()
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+
+    if lags:
+        print(f"event -> visible tag (value_high) at a steady {args.rate:,} events/s background: "
+              f"p50 {pct(lags, 0.5):.0f} ms, p95 {pct(lags, 0.95):.0f} ms, p99 {pct(lags, 0.99):.0f} ms "
+              f"({len(lags)} probes, {misses} not visible within {args.probe_timeout:g} s; "
+              f"mean {statistics.mean(lags) * 1e3:.0f} ms)")
+    else:
+        print(f"event -> visible tag: no probe became visible within {args.probe_timeout:g} s ({misses} probes)")
+    print(f"profile read GET /v1/profiles/{{id}} under the same writes: p50 {pct(reads, 0.5):.1f} ms, "
+          f"p99 {pct(reads, 0.99):.1f} ms ({len(reads)} reads); background events acknowledged: {sent[0]:,}")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _drop_stream(name: str) -> None:
     import asyncio
 
@@ -347,7 +454,13 @@ def main() -> None:
     parser.add_argument("--updater", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the updater draining the journal")
     parser.add_argument("--keep", action="store_true", help="keep the scratch workspace")
-    parser.add_argument("--serve", choices=["sqlite", "nats", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--latency", action="store_true",
+                        help="instead: event -> visible tag latency and profile reads on a built demo shop")
+    parser.add_argument("--customers", type=int, default=2_000, help="demo shop size for --latency")
+    parser.add_argument("--rate", type=int, default=2_000, help="background events/s for --latency")
+    parser.add_argument("--probes", type=int, default=30, help="probes for --latency")
+    parser.add_argument("--probe-timeout", type=float, default=20.0, help="seconds a probe may take")
+    parser.add_argument("--serve", choices=["sqlite", "nats", "bare", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -355,6 +468,8 @@ def main() -> None:
         serve_bare(args.port, str(Path(args.dir) / "bare.sqlite"))
     elif args.serve:
         serve_ours(args.port)
+    elif args.latency:
+        latency(args)
     else:
         if shutil.which("wrk") is None:
             sys.exit("wrk is not installed: apt-get install -y wrk")

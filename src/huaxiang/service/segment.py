@@ -56,7 +56,9 @@ def format_ts(ts: datetime) -> str:
     >>> format_ts(datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=UTC))
     '2026-01-02T03:04:05.678Z'
     """
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"  # isoformat: 2x faster than strftime
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return ts.isoformat(timespec="milliseconds")[:-6] + "Z"  # isoformat: 2x faster than strftime
 
 
 def parse_ts(value: Any, field: str) -> datetime:
@@ -116,7 +118,10 @@ def normalize_message(raw: Any, *, type_hint: str | None, batch_sent_at: Any, re
     msg["type"] = kind
 
     for field in ("userId", "anonymousId"):
-        ident = _identifier(msg.get(field), field)
+        value = msg.get(field)
+        if value.__class__ is str and value:  # the common case, checked first: this runs per message
+            continue
+        ident = _identifier(value, field)
         if ident is None:
             msg.pop(field, None)
         else:
@@ -142,13 +147,15 @@ def normalize_message(raw: Any, *, type_hint: str | None, batch_sent_at: Any, re
 
     for field in _OBJECT_FIELDS:
         value = msg.get(field)
+        if value.__class__ is dict:
+            continue
         if value is None:
             msg.pop(field, None)
         elif not isinstance(value, dict):
             raise MessageError(field, f"must be a JSON object, got {type(value).__name__}")
     for field in _TEXT_FIELDS:
         value = msg.get(field)
-        if value is not None and not isinstance(value, str):
+        if value is not None and value.__class__ is not str and not isinstance(value, str):
             raise MessageError(field, f"must be a string, got {type(value).__name__}")
     context = msg.get("context")
     if context is not None and context.get("traits") is not None:
@@ -157,8 +164,10 @@ def normalize_message(raw: Any, *, type_hint: str | None, batch_sent_at: Any, re
             raise MessageError("context.traits", f"must be a JSON object, got {type(context_traits).__name__}")
         msg["traits"] = {**context_traits, **msg.get("traits", {})}
 
-    message_id = _identifier(msg.get("messageId"), "messageId")
-    msg["messageId"] = message_id if message_id is not None else f"hx-{uuid.uuid4()}"
+    message_id = msg.get("messageId")
+    if message_id.__class__ is not str or not message_id:
+        message_id = _identifier(message_id, "messageId")
+        msg["messageId"] = message_id if message_id is not None else f"hx-{uuid.uuid4()}"
 
     sent = msg.get("timestamp", msg.get("originalTimestamp"))
     sent_at = msg.get("sentAt", batch_sent_at)
