@@ -223,3 +223,13 @@ def test_settings_swapped_with_dependency_overrides(workspace_dir: Path, collect
     with TestClient(app) as small:
         answer = small.post("/v1/batch", json={"batch": [_track(i) for i in range(30)]}, auth=(collector_key, ""))
     assert answer.status_code == 413 and "2,000" in answer.json()["message"]
+
+
+def test_while_stopping_events_get_503_and_health_says_so(client: Any, collector_key: str,
+                                                          workspace_dir: Path, journal_of: Any) -> None:
+    client.app.state.service.accepting = False  # what the lifespan sets on SIGTERM
+    answer = client.post("/v1/track", json=_track(0), auth=(collector_key, ""))
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "stopping"
+    assert journal_of(workspace_dir) == []
