@@ -110,7 +110,7 @@ def test_append_without_a_stream_fails_clearly(nats_stream: dict[str, str]) -> N
 
     asyncio.run(drop())
     try:
-        with pytest.raises(JournalError, match="no acknowledgement|did not acknowledge"):
+        with pytest.raises(JournalError, match=r"no acknowledgement|did not acknowledge"):
             journal.append(_msgs("z", 3))
     finally:
         journal.close()
