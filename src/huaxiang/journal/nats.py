@@ -33,6 +33,7 @@ import threading
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from huaxiang.journal.base import (
     AppendResult,
@@ -99,6 +100,12 @@ class NatsJournal(Journal):
         from nats.js.errors import NotFoundError
 
         s = self.settings
+        # nats-py retries a first connection as long as later reconnects (forever here): probe the port
+        # once so a server that is not there fails the start at once, with the reason
+        where = urlsplit(s.url)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(where.hostname or "127.0.0.1", where.port or 4222), self._timeout)
+        writer.close()
         self._nc = await nats.connect(s.url, connect_timeout=self._timeout, max_reconnect_attempts=-1)
         self._js = self._nc.jetstream(timeout=self._timeout)
         window = s.dedupe_window.total_seconds()
