@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from huaxiang.errors import ConfigError
 from huaxiang.journal import JournalError, JournalSettings, open_journal
 from huaxiang.journal.sqlite import SqliteJournal
 
@@ -114,3 +115,22 @@ def test_append_after_close_is_refused(tmp_path: Path) -> None:
     journal.close()
     with pytest.raises(JournalError, match="closed"):
         journal.append(_msgs("z", 1))
+
+
+def test_journal_settings_from_yaml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huaxiang.service.app import journal_settings
+    from huaxiang.service.settings import ServiceSettings
+
+    (tmp_path / "huaxiang.yaml").write_text(
+        "name: shop\nservice:\n  journal: {kind: nats, url: 'nats://10.0.0.5:4222', stream: SHOP}\n")
+    from_yaml = journal_settings(tmp_path, ServiceSettings(workspace=tmp_path))
+    assert (from_yaml.kind, from_yaml.url, from_yaml.stream) == ("nats", "nats://10.0.0.5:4222", "SHOP")
+    monkeypatch.setenv("HUAXIANG_JOURNAL__KIND", "sqlite")
+    monkeypatch.setenv("HUAXIANG_JOURNAL__PATH", "elsewhere.sqlite")
+    from_env = journal_settings(tmp_path, ServiceSettings(workspace=tmp_path))
+    assert (from_env.kind, from_env.path) == ("sqlite", "elsewhere.sqlite")
+    (tmp_path / "huaxiang.yaml").write_text("name: shop\nservice:\n  journal: {kind: kafka}\n")
+    monkeypatch.delenv("HUAXIANG_JOURNAL__KIND")
+    monkeypatch.delenv("HUAXIANG_JOURNAL__PATH")
+    with pytest.raises(ConfigError, match=r"service\.journal: kind: Input should be 'sqlite' or 'nats'"):
+        journal_settings(tmp_path, ServiceSettings(workspace=tmp_path))

@@ -36,9 +36,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from huaxiang.config import CONFIG_FILE, load_config
-from huaxiang.errors import HuaxiangError, WorkspaceError
+from huaxiang.errors import ConfigError, HuaxiangError, WorkspaceError
 from huaxiang.journal import Journal, JournalSettings, open_journal
 from huaxiang.service.deps import ServiceState
 from huaxiang.service.keys import KeyStore
@@ -55,7 +56,12 @@ def journal_settings(workspace_dir: Path, settings: ServiceSettings) -> JournalS
     if settings.journal is not None:
         return settings.journal
     config = load_config(workspace_dir / CONFIG_FILE)
-    return JournalSettings.model_validate(config.service.get("journal") or {})
+    try:
+        return JournalSettings.model_validate(config.service.get("journal") or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{workspace_dir / CONFIG_FILE}: service.journal: {problems} "
+                          "(kind is sqlite or nats; see the README's service section)") from None
 
 
 def _load_updater() -> Any:
