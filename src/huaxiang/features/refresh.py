@@ -73,6 +73,18 @@ def time_dependent_features(config: FeatureSettings | dict[str, Any] | None = No
     return set(windowed["name"]) | set(_AGEING)
 
 
+def register_inputs(engine: Engine, expr: ir.Expr) -> None:
+    """Register the in-memory tables and UDFs ``expr`` uses on the connection, so its compiled SQL can
+    run again and again (a UDF another compiled query registered already is kept)."""
+    con = engine.con
+    try:
+        con._register_udfs(expr)
+    except Exception as exc:
+        if "already exists" not in str(exc):
+            raise
+    con._register_in_memory_tables(expr)
+
+
 def replace_rows(engine: Engine, name: str, rows: pd.DataFrame | pa.Table, person_ids: Sequence[str]) -> None:
     """Replace the rows of ``person_ids`` in the stored table ``name`` by ``rows`` (columns by name).
 
@@ -188,8 +200,8 @@ class FeatureRefresher:
             dims = [d for d in DIMENSIONS if attributes or d != "attributes"]
             tables = feature_tables(sub, as_of=as_of, config=self.settings, dimensions=dims)
             exprs = [tables["features"], tables["person_category_pref"]]
-            for e in exprs:  # memtables in the expression (literal dictionaries) are registered once
-                self.engine.con._run_pre_execute_hooks(e)
+            for e in exprs:  # memtables and UDFs in the expression are registered once
+                register_inputs(self.engine, e)
             self._compiled[key] = (self.engine.sql_of(exprs[0]), self.engine.sql_of(exprs[1]), exprs)
         sql_f, sql_p, _ = self._compiled[key]
         return sql_f, sql_p

@@ -172,7 +172,8 @@ def _customer(message: Mapping[str, Any], source: str, tz: tzinfo | None) -> dic
             row[key] = None if pd.isna(stamp) else stamp.date()
     if "registered_at" in row and not isinstance(row["registered_at"], datetime | type(None)):
         row["registered_at"] = _ts(row["registered_at"], tz)
-    row.update(source=source, source_customer_id=str(message["userId"]),
+    # The Segment userId is the source's user id (a unique identifier of the identity stage).
+    row.update(source=source, source_customer_id=str(message["userId"]), user_id=str(message["userId"]),
                updated_at=_ts(message.get("timestamp"), tz))
     return row
 
@@ -209,7 +210,8 @@ def _order(message: Mapping[str, Any], source: str, tz: tzinfo | None) -> tuple[
         "status": status if status in ENUMS["status"] else "paid",
         "currency": _text(p.get("currency")), "country": None,
     }
-    items, products = [], []
+    items: list[dict[str, Any]] = []
+    products: list[dict[str, Any]] = []
     for i, item in enumerate(p.get("products") or [], start=1):
         if not isinstance(item, Mapping):
             continue

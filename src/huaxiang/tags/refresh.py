@@ -27,11 +27,12 @@ from datetime import datetime
 from typing import Any
 
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import Engine
-from huaxiang.features.refresh import replace_rows, time_dependent_features
+from huaxiang.features.refresh import register_inputs, replace_rows, time_dependent_features
 from huaxiang.tags.assign import assign_tags
 from huaxiang.tags.specs import TagSpec
 from huaxiang.tags.stage import CURRENT, HISTORY, catalog_frame, usable_specs
@@ -72,7 +73,7 @@ class TagRefresher:
             specs, _ = usable_specs(self.all_specs, list(columns))
             self.catalog = catalog_frame(specs)
             expr = assign_tags(self.engine.table(_INPUT), specs)
-            self.engine.con._run_pre_execute_hooks(expr)
+            register_inputs(self.engine, expr)
             self._sql, self._expr, self._columns = self.engine.sql_of(expr), expr, columns
         return self._sql
 
@@ -103,9 +104,10 @@ class TagRefresher:
         now = set(zip(assigned["person_id"], assigned["tag_id"], strict=True))
         held = {(p, t): f for p, t, f in zip(open_rows["person_id"], open_rows["tag_id"], open_rows["valid_from"],
                                             strict=True)}
-        ended = open_rows[[(p, t) not in now for p, t in zip(open_rows["person_id"], open_rows["tag_id"],
-                                                             strict=True)]].assign(valid_to=stamp)
-        kept = open_rows[[(p, t) in now for p, t in zip(open_rows["person_id"], open_rows["tag_id"], strict=True)]]
+        still = np.array([(p, t) in now for p, t in zip(open_rows["person_id"], open_rows["tag_id"], strict=True)],
+                         dtype=bool)
+        ended = open_rows.loc[~still].assign(valid_to=stamp)
+        kept = open_rows.loc[still]
         started = sorted(now - set(held))
         new_rows = pd.DataFrame({"person_id": [p for p, _ in started], "tag_id": [t for _, t in started],
                                  "valid_from": stamp, "valid_to": pd.NaT})
