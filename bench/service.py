@@ -158,9 +158,14 @@ class Server:
         self.proc.kill()
         raise RuntimeError(f"{kind} server did not start")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM (the service drains its journal); SIGKILL after ``timeout`` s: a bench has no time to wait."""
         self.proc.terminate()
-        self.proc.wait(60)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -339,13 +344,18 @@ def latency(args: argparse.Namespace) -> None:
 
     root = Path(tempfile.mkdtemp(prefix="collector-latency-"))
     folder = root / "shop"
-    t0 = time.perf_counter()
-    ws = Workspace.init(folder, example="demo", force=True, customers=args.customers, seed=7)
-    ws.build()
-    ws.close()
-    print(f"demo shop of {args.customers:,} customers built in {time.perf_counter() - t0:.0f} s: {folder}")
+    if args.workspace:  # a shop built before: copied without its journal and keys
+        shutil.copytree(args.workspace, folder, ignore=shutil.ignore_patterns("journal.sqlite*", "service_keys.json"))
+        print(f"built shop copied from {args.workspace}")
+    else:
+        t0 = time.perf_counter()
+        ws = Workspace.init(folder, example="demo", force=True, customers=args.customers, seed=7)
+        ws.build()
+        ws.close()
+        print(f"demo shop of {args.customers:,} customers built in {time.perf_counter() - t0:.0f} s: {folder}")
     con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
-    persons = [r[0] for r in con.execute("SELECT person_id FROM persons USING SAMPLE 300 ROWS").fetchall()]
+    persons = [r[0] for r in con.execute(
+        f"SELECT person_id FROM persons USING SAMPLE {int(args.reads)} ROWS").fetchall()]
     con.close()
     store = KeyStore(folder)
     collector, admin = store.create("collector"), store.create("admin")
@@ -408,7 +418,8 @@ def latency(args: argparse.Namespace) -> None:
     finally:
         stop.set()
         thread.join(timeout=30)
-        server.stop()
+    backlog = _backlog(folder)
+    code = server.stop(timeout=30)
 
     def pct(values: list[float], q: float) -> float:
         ordered = sorted(values)
@@ -423,8 +434,21 @@ def latency(args: argparse.Namespace) -> None:
         print(f"event -> visible tag: no probe became visible within {args.probe_timeout:g} s ({misses} probes)")
     print(f"profile read GET /v1/profiles/{{id}} under the same writes: p50 {pct(reads, 0.5):.1f} ms, "
           f"p99 {pct(reads, 0.99):.1f} ms ({len(reads)} reads); background events acknowledged: {sent[0]:,}")
+    print(f"journal at the end: {backlog[1]:,} entries, {backlog[0]:,} applied by the updater "
+          f"(server exit {code}: {'drained' if code in (0, -15) else 'killed after 30 s of draining'})")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _backlog(folder: Path) -> tuple[int, int]:
+    """(committed, last seq) of the workspace's SQLite journal."""
+    con = sqlite3.connect(folder / "journal.sqlite")
+    try:
+        last = con.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]
+        row = con.execute("SELECT value FROM state WHERE key = 'committed'").fetchone()
+        return (int(row[0]) if row else 0, int(last))
+    finally:
+        con.close()
 
 
 def _drop_stream(name: str) -> None:
@@ -460,6 +484,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="background events/s for --latency")
     parser.add_argument("--probes", type=int, default=30, help="probes for --latency")
     parser.add_argument("--probe-timeout", type=float, default=20.0, help="seconds a probe may take")
+    parser.add_argument("--reads", type=int, default=300, help="profile reads for --latency")
+    parser.add_argument("--workspace", help="for --latency: copy this built shop instead of building one")
     parser.add_argument("--serve", choices=["sqlite", "nats", "bare", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
