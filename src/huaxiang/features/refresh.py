@@ -172,10 +172,12 @@ class FeatureRefresher:
                              "USING (source, source_customer_id)",
             "orders": "SELECT o.* FROM orders o SEMI JOIN _hx_rt_record_persons k USING (source, source_customer_id)",
             "order_items": "SELECT i.* FROM order_items i SEMI JOIN _hx_rt_orders o USING (source, order_id)",
+            # an event with a user id belongs to that user's person; one without, to the holder of its
+            # anonymous id (as events_with_persons decides)
             "events": "SELECT e.* FROM events e WHERE (e.source, e.user_id) IN "
                       "(SELECT (source, source_customer_id) FROM _hx_rt_record_persons) "
-                      "OR e.anonymous_id IN (SELECT identifier_value FROM _hx_rt_identities "
-                      "WHERE identifier_type IN ('anonymous_id', 'device_id'))",
+                      "OR (e.user_id IS NULL AND e.anonymous_id IN (SELECT identifier_value FROM _hx_rt_identities "
+                      "WHERE identifier_type IN ('anonymous_id', 'device_id')))",
             "interactions": "SELECT i.* FROM interactions i SEMI JOIN _hx_rt_record_persons k "
                             "USING (source, source_customer_id)",
             "products": "SELECT p.* FROM products p WHERE p.product_id IN (SELECT product_id FROM _hx_rt_order_items)",

@@ -60,7 +60,7 @@ def _keys_table(eng: Any, name: str, keys: Sequence[tuple[str, str]]) -> ir.Tabl
                            temp=True)
 
 
-def _scope(eng: Any, keys: ir.Table) -> _Scoped:
+def _scope(eng: Any, keys: ir.Table, prefix: str = "_hx_ops_s_") -> _Scoped:
     """A view of ``eng`` whose record tables hold only the rows of ``keys`` (source, source_customer_id)."""
     names: dict[str, str] = {}
     for table in _RECORD_TABLES:
@@ -71,7 +71,7 @@ def _scope(eng: Any, keys: ir.Table) -> _Scoped:
             part = t.semi_join(keys, [t.source == keys.source, t.user_id == keys.source_customer_id])
         else:
             part = t.semi_join(keys, ["source", "source_customer_id"])
-        names[table] = f"_hx_ops_s_{table}"
+        names[table] = f"{prefix}{table}"
         eng.materialize(names[table], part, temp=True)
     return _Scoped(eng, names)
 
@@ -102,6 +102,9 @@ def attach_new(ws: Any, candidates: Sequence[tuple[str, str]] | None = None) -> 
             return {"attached": 0, "new_persons": 0, "deferred": 0}, set()
         keys = _keys_table(eng, "_hx_ops_cand", candidates)
         keys = eng.materialize("_hx_ops_cand_new", keys.anti_join(rp, ["source", "source_customer_id"]), temp=True)
+        if not int(eng.execute(keys.count())):
+            _drop_scratch(eng)
+            return {"attached": 0, "new_persons": 0, "deferred": 0}, set()
         view: Any = _scope(eng, keys)
     else:
         view = eng
@@ -112,7 +115,9 @@ def attach_new(ws: Any, candidates: Sequence[tuple[str, str]] | None = None) -> 
         edges = eng.materialize("_hx_ops_edges", _edges(view, new, settings).semi_join(new, RECORD), temp=True)
         ids = eng.table("identities")
         hubs = eng.table("identity_hubs").select("identifier_type", "identifier_value")
-        hits = edges.anti_join(hubs, ["identifier_type", "identifier_value"]).inner_join(
+        # only linking identifiers join (the build's tiers); attach-only ones (device, anonymous id) never do
+        linking = edges.filter(edges.identifier_type.isin(settings.identifiers))
+        hits = linking.anti_join(hubs, ["identifier_type", "identifier_value"]).inner_join(
             ids, ["identifier_type", "identifier_value"])
         per = hits.group_by(RECORD).aggregate(n=hits.person_id.nunique(), person_id=hits.person_id.min())
         per = eng.materialize("_hx_ops_per", per, temp=True)
@@ -147,17 +152,22 @@ def attach_new(ws: Any, candidates: Sequence[tuple[str, str]] | None = None) -> 
         _drop_scratch(eng)
 
 
-def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> None:
+def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> set[str]:
     """Recompute the ``identities`` and ``persons`` rows of ``person_ids`` from their current records
-    (after records moved between persons, or a record gained identifiers)."""
+    (after records moved between persons, or a record gained identifiers).
+
+    Returns the other persons who held a value that is now ambiguous (it left ``identities``: their
+    anonymous events, for one, are no longer theirs) — they need a refresh too.
+    """
     from huaxiang.features.refresh import replace_rows
     from huaxiang.identity.settings import parse_settings
     from huaxiang.identity.stage import _edges, _persons, _records
 
     eng = ws.engine
     if not person_ids or not eng.has_table("record_persons"):
-        return
+        return set()
     settings = parse_settings(ws.config.identity)
+    losers: set[str] = set()
     try:
         ids = _ids_table(eng, "_hx_ops_pids", person_ids)
         rp = eng.table("record_persons")
@@ -171,13 +181,10 @@ def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> None:
             "identifier_type", "identifier_value", "person_id").distinct()
         lk = eng.materialize("_hx_ops_lk", lk, temp=True)
         if eng.has_table("identities"):
-            old = eng.table("identities")
-            others = old.anti_join(ids, "person_id")
-            shared = lk.semi_join(others, ["identifier_type", "identifier_value"]).select(
-                "identifier_type", "identifier_value")
-            multi = lk.group_by(["identifier_type", "identifier_value"]).aggregate(n=lk.person_id.nunique())
-            multi = multi.filter(multi.n > 1).select("identifier_type", "identifier_value")
-            clash = eng.materialize("_hx_ops_clash", ibis.union(shared, multi, distinct=True), temp=True)
+            clash = eng.materialize("_hx_ops_clash", _ambiguous(eng, lk, settings), temp=True)
+            held = clash.select("person_id").distinct().anti_join(ids, "person_id")
+            losers = {str(p) for p in eng.execute(held)["person_id"]}
+            clash = clash.select("identifier_type", "identifier_value").distinct()
             new = lk.anti_join(clash, ["identifier_type", "identifier_value"])
             _replace_identities(eng, ids, clash, new)
         else:
@@ -189,6 +196,40 @@ def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> None:
             replace_rows(eng, "persons", _arrow_like(fresh, stored), list(person_ids))
     finally:
         _drop_scratch(eng)
+    return losers
+
+
+def _ambiguous(eng: Any, lk: ir.Table, settings: Any) -> ir.Table:
+    """The values of ``lk`` (type, value, person) that do not name exactly one person, or that more than
+    ``hub_threshold`` records carry: ``identifier_type, identifier_value, person_id`` of every person
+    holding one. Every record carrying one of the values is looked at (not only ``identities``, which
+    keeps no ambiguous value)."""
+    from huaxiang.identity.settings import IDENTIFIER_COLUMNS
+    from huaxiang.identity.stage import SCOPED_TYPES, _edges, _records
+
+    vals = lk.select("identifier_type", "identifier_value").distinct()
+    c = eng.table("customers_raw")
+    carriers = [lk.select("person_id").distinct().inner_join(eng.table("record_persons"), "person_id")
+                .select("source", "source_customer_id")]
+    for col in IDENTIFIER_COLUMNS:
+        if col in c.columns and col not in SCOPED_TYPES:
+            v = vals.filter(vals.identifier_type == col)
+            carriers.append(c.semi_join(v, c[col].cast("string") == v.identifier_value)
+                            .select("source", "source_customer_id"))
+    if eng.has_table("events"):
+        ev = eng.table("events")
+        v = vals.filter(vals.identifier_type == "anonymous_id")
+        carriers.append(ev.filter(ev.user_id.notnull()).semi_join(v, ev.anonymous_id == v.identifier_value)
+                        .select("source", source_customer_id=ev.user_id))
+    keys = eng.materialize("_hx_ops_carriers", ibis.union(*carriers, distinct=True), temp=True)
+    view: Any = _scope(eng, keys, prefix="_hx_ops_c_")
+    edges = _edges(view, _records(view), settings).semi_join(vals, ["identifier_type", "identifier_value"])
+    held = edges.inner_join(eng.table("record_persons").select(RECORD, "person_id"), RECORD)
+    per = held.group_by(["identifier_type", "identifier_value"]).aggregate(
+        persons=held.person_id.nunique(), records=held[RECORD].nunique())
+    bad = per.filter((per.persons > 1) | (per.records > settings.hub_threshold))
+    return held.semi_join(bad, ["identifier_type", "identifier_value"]).select(
+        "identifier_type", "identifier_value", "person_id").distinct()
 
 
 def _arrow_like(frame: pd.DataFrame, schema: ibis.Schema) -> Any:
@@ -221,25 +262,43 @@ def _replace_identities(eng: Any, ids: ir.Table, clash: ir.Table, new: ir.Table)
     eng.materialize("identities", eng.table("_hx_ops_ident"))
 
 
-def attach_touched(ws: Any, records: Sequence[tuple[str, str]] = (), anonymous_ids: Sequence[str] = ()) -> set[str]:
+def attach_touched(ws: Any, records: Sequence[tuple[str, str]] = (), anonymous_ids: Sequence[str] = (), *,
+                   changed: Sequence[tuple[str, str]] | None = None,
+                   links: Sequence[tuple[str, str, str]] = ()) -> set[str]:
     """The identity step of the live path; returns the persons the batch touched.
 
     New records among ``records`` (``(source, source_customer_id)`` keys an event batch named) are
-    attached (:func:`attach_new`); the touched persons' identifiers and golden records are brought up
-    to date (:func:`rebuild_person_rows`); the holders of ``anonymous_ids`` (visitors the batch named)
-    are touched too.
+    attached (:func:`attach_new`); the holders of ``anonymous_ids`` (visitors the batch named) are
+    touched too. The identifiers and golden records are recomputed (:func:`rebuild_person_rows`) for
+    the persons whose records gained identifiers: those of ``changed`` records (customer records the
+    batch wrote; None: every touched record), of the new records, and of ``links``
+    (``(source, user id, anonymous id)`` an event carried) not yet in ``identities``.
     """
     eng = ws.engine
-    _, touched = attach_new(ws, list(records))
+    _, attached = attach_new(ws, list(records))
+    touched = set(attached)
+    rebuild = set(attached)
     try:
         if records:
             keys = _keys_table(eng, "_hx_ops_keys", list(records))
             rp = eng.table("record_persons")
-            frame = eng.execute(rp.semi_join(keys, ["source", "source_customer_id"]).select("person_id").distinct())
-            touched |= {str(p) for p in frame["person_id"]}
+            frame = eng.execute(rp.semi_join(keys, ["source", "source_customer_id"])
+                                .select("source", "source_customer_id", "person_id"))
+            owner = {(str(s), str(c)): str(p) for s, c, p in zip(frame["source"], frame["source_customer_id"],
+                                                                 frame["person_id"], strict=True)}
+            touched |= set(owner.values())
+            grown = set(owner) if changed is None else set(changed)
+            if links and eng.has_table("identities"):
+                ids = eng.table("identities")
+                anon = _ids_table(eng, "_hx_ops_links", [a for _, _, a in links], "identifier_value")
+                held = eng.execute(ids.filter(ids.identifier_type == "anonymous_id").semi_join(
+                    anon, "identifier_value").select("identifier_value", "person_id"))
+                holder = dict(zip(held["identifier_value"], held["person_id"], strict=True))
+                grown |= {(s, u) for s, u, a in links if holder.get(a) != owner.get((s, u))}
+            rebuild |= {owner[k] for k in grown if k in owner}
     finally:
         _drop_scratch(eng)
-    rebuild_person_rows(ws, sorted(touched))
+    touched |= rebuild_person_rows(ws, sorted(rebuild))
     if anonymous_ids and eng.has_table("identities"):
         try:
             anon = _ids_table(eng, "_hx_ops_anon", anonymous_ids, "identifier_value")

@@ -7,7 +7,7 @@ One :class:`Updater` per served workspace. Its thread reads the journal in micro
    writes them exactly once (:func:`~huaxiang.realtime.writer.write_batch`; the messageId is the
    ``event_id``);
 2. attaches new records and identifiers to persons with the identity stage's guard rails
-   (:func:`~huaxiang.identity.operations.attach_touched`);
+   (:func:`~huaxiang.identity.incremental.attach_touched`);
 3. refreshes the touched persons' features, tags and tag history
    (:class:`~huaxiang.realtime.refresh.PersonRefresher`);
 4. commits the batch's last ``seq`` in the journal — after the warehouse, so a crash in between
@@ -138,7 +138,9 @@ class Updater:
         t2 = time.perf_counter()
         persons: set[str] = set()
         if eng.has_table("record_persons"):
-            persons = attach_touched(self.ws, sorted(written.records), sorted(written.anonymous_ids))
+            persons = attach_touched(self.ws, sorted(written.records), sorted(written.anonymous_ids),
+                                     changed=sorted(written.customer_records),
+                                     links=sorted(written.anonymous_links))
         t3 = time.perf_counter()
         seconds = {"map": t1 - t0, "write": t2 - t1, "identity": t3 - t2}
         if persons:

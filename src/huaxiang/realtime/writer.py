@@ -31,10 +31,12 @@ __all__ = ["WriteResult", "ensure_tables", "write_batch"]
 
 @dataclass
 class WriteResult:
-    """What a batch changed: the customer keys and anonymous ids it touched, rows per table."""
+    """What a batch changed: the customer keys and anonymous ids it touched, the customer records it
+    wrote, the (source, user id, anonymous id) links its events carry, rows per table."""
 
     records: set[tuple[str, str]] = field(default_factory=set)
     anonymous_ids: set[str] = field(default_factory=set)
+    anonymous_links: set[tuple[str, str, str]] = field(default_factory=set)
     customer_records: set[tuple[str, str]] = field(default_factory=set)
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -55,11 +57,13 @@ def _arrow(frame: pd.DataFrame, table: str) -> pa.Table:
 
 def _clean_customers(engine: Engine, frame: pd.DataFrame) -> pa.Table:
     """The clean stage's normalisers on incoming customer rows (the same expressions a build runs)."""
-    from huaxiang.clean.stage import _normalizers
+    from huaxiang.clean.stage import _DISTINCT_FIRST, _normalizers
 
     t = ibis.memtable(_arrow(frame, "customers_raw"))
     fns = _normalizers()["customers_raw"]
-    out = t.mutate(**{c: fn(t[c]).cast(t[c].type()) for c, fn in fns.items() if c in t.columns})
+    # The build normalises the distinct non-NULL values of these columns: a NULL stays NULL there.
+    out = t.mutate(**{c: (ibis.ifelse(t[c].isnull(), ibis.null(t[c].type()), fn(t[c])) if c in _DISTINCT_FIRST
+                          else fn(t[c])).cast(t[c].type()) for c, fn in fns.items() if c in t.columns})
     return engine.to_pyarrow(out)
 
 
@@ -136,4 +140,7 @@ def write_batch(engine: Engine, batch: MappedBatch, config: WorkspaceConfig) -> 
         known = frame[frame[user].notna()]
         result.records |= set(zip(known["source"].astype(str), known[user].astype(str), strict=True))
     result.anonymous_ids |= {str(a) for a in batch.events["anonymous_id"].dropna()}
+    both = batch.events[batch.events["user_id"].notna() & batch.events["anonymous_id"].notna()]
+    result.anonymous_links |= set(zip(both["source"].astype(str), both["user_id"].astype(str),
+                                      both["anonymous_id"].astype(str), strict=True))
     return result
