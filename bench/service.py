@@ -387,7 +387,11 @@ def latency(args: argparse.Namespace) -> None:
         with httpx.Client(timeout=30) as http:
             for k in range(args.probes):
                 user = f"probe-{os.getpid()}-{k}"
-                now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+                # an hour ago with the clock's offset (--probe-offset-hours): the updater's live as_of is
+                # midnight of the server's local date while orders are stored in the workspace's timezone
+                # (Asia/Shanghai, UTC+8), so an order placed now lands after as_of on a UTC machine
+                # and counts nowhere until the next day (reported to the realtime part)
+                now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 3600 * args.probe_offset_hours)) + "Z"
                 batch = [{"type": "identify", "userId": user, "messageId": f"{user}-i", "timestamp": now,
                           "traits": {"email": f"{user}@example.com"}},
                          {"type": "track", "event": "Order Completed", "userId": user, "messageId": f"{user}-o",
@@ -485,6 +489,8 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=30, help="probes for --latency")
     parser.add_argument("--probe-timeout", type=float, default=20.0, help="seconds a probe may take")
     parser.add_argument("--reads", type=int, default=300, help="profile reads for --latency")
+    parser.add_argument("--probe-offset-hours", type=float, default=0.0,
+                        help="date the probes' orders this many hours back (see the comment in latency())")
     parser.add_argument("--workspace", help="for --latency: copy this built shop instead of building one")
     parser.add_argument("--serve", choices=["sqlite", "nats", "bare", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
