@@ -380,7 +380,8 @@ def latency(args: argparse.Namespace) -> None:
 
     thread = threading.Thread(target=background, daemon=True)
     try:
-        thread.start()
+        if args.rate > 0:
+            thread.start()
         time.sleep(3)
         lags: list[float] = []
         misses = 0
@@ -421,7 +422,8 @@ def latency(args: argparse.Namespace) -> None:
                     raise RuntimeError(f"profile {pid}: {got.status_code} {got.text[:200]}")
     finally:
         stop.set()
-        thread.join(timeout=30)
+        if thread.is_alive():
+            thread.join(timeout=30)
     backlog = _backlog(folder)
     code = server.stop(timeout=30)
 
