@@ -10,9 +10,9 @@ instead
    fixed names, so the feature expression — the same :func:`~huaxiang.features.stage.feature_tables`
    a build runs — reads a few hundred rows;
 2. compiles that expression once per ``as_of`` and runs the cached SQL on every refresh;
-3. takes the population figures from the last build: each category's share of spend (from the
-   stored ``person_category_pref``: share / affinity) and the unit prices of every purchased line
-   per category path (read once, kept sorted in memory), and recomputes ``top_category_affinity``,
+3. takes the population figures once, from the data at hand when the refresher starts (after the
+   last build): each category's share of the spend of every purchased line and the unit prices of
+   those lines per category path (kept sorted in memory), and recomputes ``top_category_affinity``,
    ``price_tier_index`` and ``share_high_price_items`` of the touched persons against them. A
    person's line that was in the last build gets exactly the percentile the build gave it; a line
    bought since is ranked among the last build's lines. :meth:`FeatureRefresher.reset` re-reads the
@@ -212,14 +212,12 @@ class FeatureRefresher:
     def _population(self) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         if self._pop_share is None or self._pop_prices is None:
             raw: Any = self.engine.raw  # type: ignore[attr-defined]
-            share: dict[str, float] = {}
-            if self.engine.has_table("person_category_pref"):
-                frame = raw.execute(
-                    "SELECT category, median(share / affinity) AS s FROM person_category_pref "
-                    "WHERE affinity > 0 GROUP BY category").df()
-                share = {str(c): float(s) for c, s in zip(frame["category"], frame["s"], strict=True)}
             prices = raw.execute(self._lines_sql("orders", "order_items", "products", "") +
                                  " ORDER BY path, unit_price").df()
+            # each first-level category's share of the spend of every purchased line (guests' too)
+            spend = (prices["quantity"] * prices["unit_price"]).groupby(prices["path"].str.split("/").str[0]).sum()
+            total = float(spend.sum())
+            share = {str(c): float(v) / total for c, v in spend.items()} if total else {}
             self._pop_share = share
             self._pop_prices = {str(p): g["unit_price"].to_numpy(dtype="float64")
                                 for p, g in prices.groupby("path", sort=False)}
@@ -235,7 +233,7 @@ class FeatureRefresher:
             f"LEFT JOIN (SELECT product_id, max(category) AS cat FROM {products} GROUP BY product_id) p "
             "USING (product_id) WHERE o.status IN ('paid', 'pending') AND o.order_ts < $as_of"
             if person else
-            f"SELECT i.unit_price, coalesce(p.cat, '{UNKNOWN}') AS path FROM {items} i "
+            f"SELECT i.unit_price, i.quantity, coalesce(p.cat, '{UNKNOWN}') AS path FROM {items} i "
             f"JOIN {orders} o USING (source, order_id) "
             f"LEFT JOIN (SELECT product_id, max(category) AS cat FROM {products} GROUP BY product_id) p "
             "USING (product_id) WHERE o.status IN ('paid', 'pending')"
