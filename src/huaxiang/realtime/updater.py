@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from huaxiang.realtime.refresh import PersonRefresher, live_as_of, refresh_everyone
 from huaxiang.realtime.segment import map_messages
@@ -93,7 +94,8 @@ class Updater:
     refresh_every
         Seconds between scheduled refreshes (``service.refresh_every``, default 1 h); 0 turns it off.
     clock
-        Now (tests pin it: the live ``as_of`` and the tag history stamps come from it).
+        Now, as a naive time in the workspace's time zone (default: the wall clock there); tests pin it.
+        The live ``as_of`` and the tag history stamps come from it.
     """
 
     def __init__(self, ws: Any, journal: Any, *, batch_size: int = 5000, interval: float = 0.2,
@@ -108,7 +110,9 @@ class Updater:
         self.source = source or str(service.get("source", "app"))
         self.refresh_every = parse_refresh_every(refresh_every if refresh_every is not None
                                                  else service.get("refresh_every", "1h"))
-        self.clock = clock or (lambda: datetime.now().replace(microsecond=0))
+        # Canonical timestamps are naive local times of the workspace's time zone: so is "now".
+        zone = ZoneInfo(ws.config.timezone) if ws.config.timezone else None
+        self.clock = clock or (lambda: datetime.now(zone).replace(tzinfo=None, microsecond=0))
         self.ws = Workspace.open(ws.path, engine=ws.engine_name) if getattr(ws, "path", None) else ws
         self._lock = threading.Lock()
         self._stop = threading.Event()
