@@ -66,10 +66,17 @@ def explain_person(ws: Any, person_id: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return eng.execute(records), eng.execute(links)
 
 
+def _applies_now(ws: Any) -> bool:
+    """Corrections apply at once on a built DuckDB workspace; on Spark they wait for the next build
+    (the in-place row replacement of the incremental path is DuckDB's)."""
+    return ws.engine.name == "duckdb" and ws.engine.has_table("record_persons")
+
+
 def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list[str]:
     """Record that these persons are one and apply it now. Returns the record keys.
 
-    The correction is stored (every later build applies it) and applied at once on a built workspace:
+    The correction is stored (every later build applies it) and applied at once on a built DuckDB
+    workspace (on Spark at the next build):
     the records move to the oldest id, the other ids become its aliases (:func:`resolve_person_id`
     answers them with it), and the survivor's identities, golden record, features and tags are
     recomputed (:func:`huaxiang.realtime.refresh.refresh_persons`).
@@ -85,11 +92,12 @@ def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list
     overrides.split = [s for s in overrides.split
                        if not (set(s.get("apart", [])) & set(keys) and set(s.get("from", [])) & set(keys))]
     save_overrides(ws.path, overrides)
-    from huaxiang.identity.incremental import apply_merge
-    from huaxiang.realtime.refresh import refresh_persons
+    if _applies_now(ws):
+        from huaxiang.identity.incremental import apply_merge
+        from huaxiang.realtime.refresh import refresh_persons
 
-    survivor, _retired = apply_merge(ws, person_ids)
-    refresh_persons(ws, [survivor])
+        survivor, _retired = apply_merge(ws, person_ids)
+        refresh_persons(ws, [survivor])
     return sorted(set(keys))
 
 
@@ -110,11 +118,12 @@ def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
     overrides.split.append({"apart": sorted(set(records)), "from": rest})
     overrides.merge = [g for g in overrides.merge if not (set(g) & set(records) and set(g) & set(rest))]
     save_overrides(ws.path, overrides)
-    from huaxiang.identity.incremental import apply_split
-    from huaxiang.realtime.refresh import refresh_persons
+    if _applies_now(ws):
+        from huaxiang.identity.incremental import apply_split
+        from huaxiang.realtime.refresh import refresh_persons
 
-    new_id = apply_split(ws, pid, records)
-    refresh_persons(ws, [pid, new_id])
+        new_id = apply_split(ws, pid, records)
+        refresh_persons(ws, [pid, new_id])
     return rest
 
 
@@ -133,7 +142,7 @@ def attach_records(ws: Any) -> dict[str, int]:
     from huaxiang.realtime.refresh import refresh_persons
 
     counts, persons = attach_new(ws)
-    if persons:
+    if persons and ws.engine.name == "duckdb":
         rebuild_person_rows(ws, sorted(persons))
         refresh_persons(ws, sorted(persons))
     return counts
