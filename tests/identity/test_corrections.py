@@ -118,3 +118,68 @@ def test_cli_explain_and_incremental_attach(make_workspace: Any, tmp_path: Any) 
     incremental = rp.copy()
     ws.build(stages=["identity"])  # the full rebuild agrees and keeps the ids
     assert persons_by_record(ws).sort_index().equals(incremental.sort_index())
+
+
+ORDERS = """order_id,customer,ts,amount
+O1,M3,2024-03-01 10:00:00,6000
+O2,M4,2024-03-05 10:00:00,300
+O3,M4,2024-04-05 10:00:00,200
+"""
+
+
+def _features(ws: Any) -> pd.DataFrame:
+    return ws.engine.execute(ws.table("features")).set_index("person_id")
+
+
+def test_merge_and_split_refresh_the_persons_at_once(make_workspace: Any) -> None:
+    """identity merge/split change features and tags now, as the next build would, and a retired id
+    answers every look-up with its survivor."""
+    from huaxiang.identity.operations import resolve_person_id
+    from huaxiang.profile import customer_profile
+
+    config = CONFIG | {"sources": [*CONFIG["sources"], {
+        "name": "orders", "system": "crm", "table": "orders", "format": "csv", "path": "orders.csv",
+        "columns": {"order_id": "order_id", "source_customer_id": "customer", "amount": "amount", "status": {"value": "paid"},
+                    "order_ts": {"column": "ts", "format": "%Y-%m-%d %H:%M:%S"}}}],
+        "tags": {"define": [{"id": "two_orders_or_more", "name_zh": "多单", "name_en": "2+ orders",
+                             "rule": "orders_total >= 2"}]}}
+    ws = make_workspace(config, {"crm.csv": CRM, "app.csv": APP, "orders.csv": ORDERS})
+    ws.build(stages=["ingest", "clean", "identity", "features", "tags"])
+    first = persons_by_record(ws)
+    li, han = first["crm:M3"], first["crm:M4"]
+    before = _features(ws)
+    assert before.loc[li, "orders_total"] == 1 and before.loc[han, "orders_total"] == 2
+
+    merge_persons(ws, [li, han])
+    now = persons_by_record(ws)
+    survivor = now["crm:M3"]
+    assert now["crm:M4"] == survivor and survivor in (li, han)
+    retired = ({li, han} - {survivor}).pop()
+    merged = _features(ws)
+    assert retired not in merged.index
+    # the merged person's figures, computed independently from the orders file
+    assert merged.loc[survivor, "orders_total"] == 3 and merged.loc[survivor, "spend_total"] == 6500.0
+    tags = ws.engine.execute(ws.table("person_tags"))
+    assert "two_orders_or_more" in set(tags.loc[tags.person_id == survivor, "tag_id"])
+    assert retired not in set(tags.person_id)
+    assert resolve_person_id(ws, retired) == survivor
+    profile = customer_profile(ws, resolve_person_id(ws, retired))
+    assert profile["person_id"] == survivor
+    assert {r["source_customer_id"] for r in profile["records"]} == {"M3", "M4", "U2"}
+
+    # the next build gives the same persons and features
+    incremental = merged.sort_index()
+    ws.build(stages=["identity", "features", "tags"])
+    assert persons_by_record(ws).equals(now)
+    rebuilt = _features(ws).sort_index()
+    cols = ["orders_total", "spend_total", "frequency", "recency_days"]
+    pd.testing.assert_frame_equal(rebuilt.loc[incremental.index, cols], incremental[cols], check_dtype=False)
+
+    # split M4 off again: two persons at once, M4 with its own orders
+    split_person(ws, survivor, ["crm:M4"])
+    after = persons_by_record(ws)
+    assert after["crm:M4"] != after["crm:M3"] == survivor
+    split = _features(ws)
+    assert split.loc[survivor, "orders_total"] == 1 and split.loc[after["crm:M4"], "orders_total"] == 2
+    tags = ws.engine.execute(ws.table("person_tags"))
+    assert "two_orders_or_more" not in set(tags.loc[tags.person_id == survivor, "tag_id"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from huaxiang.errors import WorkspaceError
@@ -67,8 +66,21 @@ def explain_person(ws: Any, person_id: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return eng.execute(records), eng.execute(links)
 
 
+def _applies_now(ws: Any) -> bool:
+    """Corrections apply at once on a built DuckDB workspace; on Spark they wait for the next build
+    (the in-place row replacement of the incremental path is DuckDB's)."""
+    return ws.engine.name == "duckdb" and ws.engine.has_table("record_persons")
+
+
 def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list[str]:
-    """Record that these persons are one (stored; applied on the next build). Returns the record keys."""
+    """Record that these persons are one and apply it now. Returns the record keys.
+
+    The correction is stored (every later build applies it) and applied at once on a built DuckDB
+    workspace (on Spark at the next build):
+    the records move to the oldest id, the other ids become its aliases (:func:`resolve_person_id`
+    answers them with it), and the survivor's identities, golden record, features and tags are
+    recomputed (:func:`huaxiang.realtime.refresh.refresh_persons`).
+    """
     if len(person_ids) < 2:
         raise WorkspaceError("merge needs at least two person ids")
     keys: list[str] = []
@@ -80,11 +92,19 @@ def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list
     overrides.split = [s for s in overrides.split
                        if not (set(s.get("apart", [])) & set(keys) and set(s.get("from", [])) & set(keys))]
     save_overrides(ws.path, overrides)
+    if _applies_now(ws):
+        from huaxiang.identity.incremental import apply_merge
+        from huaxiang.realtime.refresh import refresh_persons
+
+        survivor, _retired = apply_merge(ws, person_ids)
+        refresh_persons(ws, [survivor])
     return sorted(set(keys))
 
 
 def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
-    """Record that ``records`` are not the same person as the rest of ``person_id``'s records."""
+    """Record that ``records`` are not the same person as the rest of ``person_id``'s records, and apply
+    it now (they become a new person; both are refreshed as :func:`merge_persons` does). Returns the
+    records left with ``person_id``."""
     pid = resolve_person_id(ws, person_id)
     mine = person_records(ws, pid)
     unknown = sorted(set(records) - set(mine))
@@ -98,55 +118,32 @@ def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
     overrides.split.append({"apart": sorted(set(records)), "from": rest})
     overrides.merge = [g for g in overrides.merge if not (set(g) & set(records) and set(g) & set(rest))]
     save_overrides(ws.path, overrides)
+    if _applies_now(ws):
+        from huaxiang.identity.incremental import apply_split
+        from huaxiang.realtime.refresh import refresh_persons
+
+        new_id = apply_split(ws, pid, records)
+        refresh_persons(ws, [pid, new_id])
     return rest
 
 
 def attach_records(ws: Any) -> dict[str, int]:
     """Attach records that appeared since the last identity build, without recomputing everyone.
 
+    The persons they join or form get their identities, golden record, features and tags refreshed
+    (:func:`huaxiang.realtime.refresh.refresh_persons`).
+
     A new record whose identifiers (phone, e-mail, device, …) name exactly one existing person joins
     it, unless that would break a limit (a second user id or card for a unique type); a record that
     names no one, or would break a limit, becomes a new person (as a full build would decide); a record naming several persons is left
     for the next full build (it would merge persons) and counted as ``deferred``. Returns counts.
     """
-    from huaxiang.identity.settings import parse_settings
-    from huaxiang.identity.stage import _edges, _records
+    from huaxiang.identity.incremental import attach_new, rebuild_person_rows
+    from huaxiang.realtime.refresh import refresh_persons
 
-    eng = ws.engine
-    settings = parse_settings(ws.config.identity)
-    rp = eng.table("record_persons")
-    new = eng.materialize("_hx_ia_new", _records(eng).anti_join(rp, RECORD), temp=True)
-    edges = _edges(eng, new, settings).semi_join(new, RECORD)
-    ids = eng.table("identities")
-    hubs = eng.table("identity_hubs").select("identifier_type", "identifier_value")
-    hits = edges.anti_join(hubs, ["identifier_type", "identifier_value"]).inner_join(
-        ids, ["identifier_type", "identifier_value"])
-    per = hits.group_by(RECORD).aggregate(n=hits.person_id.nunique(), person_id=hits.person_id.min())
-    per = eng.materialize("_hx_ia_per", per, temp=True)
-    # the same limits as a full build: joining must not give the person two user ids, two cards, …
-    limits = settings.limits()
-    lim = ibis.memtable({"identifier_type": list(limits) or ["~none~"], "max_values": list(limits.values()) or [1]})
-    one = per.filter(per.n == 1)
-    theirs = one.inner_join(ids, "person_id").select(RECORD, "identifier_type", "identifier_value")
-    mine = edges.semi_join(one, RECORD).select(RECORD, "identifier_type", "identifier_value")
-    both = ibis.union(theirs, mine, distinct=True).inner_join(lim, "identifier_type")
-    over = both.group_by([RECORD, "identifier_type", "max_values"]).aggregate(n=both.identifier_value.nunique())
-    over = over.filter(over.n > over.max_values).select(RECORD).distinct()
-    ok = one.anti_join(over, RECORD)
-    attach = new.inner_join(ok, RECORD).select("source", "source_customer_id", "person_id", RECORD)
-    fresh = new.anti_join(ok, RECORD).anti_join(per.filter(per.n > 1), RECORD)
-    fresh = fresh.select("source", "source_customer_id",
-                         person_id="P" + fresh[RECORD].hexdigest("md5").substr(0, 16), **{RECORD: fresh[RECORD]})
-    added = eng.materialize("_hx_ia_added", ibis.union(attach, fresh, distinct=False), temp=True)
-    counts = {"attached": int(eng.execute(attach.count())), "new_persons": int(eng.execute(fresh.count())),
-              "deferred": int(eng.execute(per.filter(per.n > 1).count()))}
-    eng.append("record_persons", added)
-    if counts["new_persons"] and eng.has_table("person_ids"):
-        eng.append("person_ids", fresh.select("person_id", created_at=ibis.literal(
-            pd.Timestamp.now().isoformat(timespec="seconds"))))
-    new_ids = edges.inner_join(added.select(RECORD, "person_id"), RECORD).select(
-        "identifier_type", "identifier_value", "person_id").anti_join(ids, ["identifier_type", "identifier_value"])
-    eng.append("identities", new_ids.distinct())
-    for name in ("_hx_ia_new", "_hx_ia_per", "_hx_ia_added"):
-        eng.drop(name)
+    counts, persons = attach_new(ws)
+    if persons and ws.engine.name == "duckdb":
+        rebuild_person_rows(ws, sorted(persons))
+        refresh_persons(ws, sorted(persons))
     return counts
+

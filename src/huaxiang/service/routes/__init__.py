@@ -1,0 +1,1 @@
+"""One router per resource: ``collect`` (Segment tracking API), ``health``, and ``profiles`` when present."""
