@@ -112,7 +112,7 @@ def _resolve(ws: Workspace, person_id: str | None, user_id: str | None, anonymou
     if eng.has_table("identities"):
         ids = eng.table("identities")
         if user_id is not None:
-            source = str((ws.config.service or {}).get("source", "app"))
+            source = str(ws.config.service.source)
             cond = (ids.identifier_type == "user_id") & ids.identifier_value.isin([f"{source}:{user_id}"])
         else:
             cond = ids.identifier_type.isin(["anonymous_id", "device_id"]) & (ids.identifier_value == anonymous_id)
