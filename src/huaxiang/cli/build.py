@@ -47,6 +47,40 @@ def print_report(report: BuildReport, lang: str = "en") -> None:
     stages = pd.DataFrame({"stage": [*report.stages, f"[bold]{label('title.total', lang)}"],
                            "seconds": [*report.stages.values(), report.seconds]})
     print_frame(stages, title=label("title.stages", lang), lang=lang, formats=two_decimals, drop_empty=False)
+    for line in data_notes(report, lang):
+        say(line)
+
+
+def data_notes(report: BuildReport, lang: str = "en") -> list[str]:
+    """What this data cannot support, said once: features with no data (grouped by what is missing),
+    the calendar used, purchases counted from events.
+
+    >>> from huaxiang.workspace import BuildReport
+    >>> r = BuildReport(workspace="w", engine="duckdb", started_at="", seconds=0.0,
+    ...                 details={"features": {"country": "US", "festivals": ["Christmas Day"],
+    ...                          "unsupported_features": {"peak_hour": "no time_of_day",
+    ...                                                   "share_night_orders": "no time_of_day"}}})
+    >>> data_notes(r, "en")
+    ['features: 2 have no data here (NULL; tags reading them do not fire)', '  no time_of_day: peak_hour, share_night_orders', 'calendar: US; festivals Christmas Day']
+    """
+    lines = [label("msg.purchases_from_events", lang, s["name"], fmt_count(s["purchases_from_events"]))
+             for s in report.sources if s.get("purchases_from_events")]
+    features = report.details.get("features") or {}
+    missing: dict[str, str] = features.get("unsupported_features") or {}
+    if missing:
+        lines.append(label("msg.no_data_features", lang, fmt_count(len(missing))))
+        by_need: dict[str, list[str]] = {}
+        for name, need in missing.items():
+            by_need.setdefault(need, []).append(name)
+        lines += [f"  {need}: {', '.join(sorted(names))}" for need, names in sorted(by_need.items())]
+    if "country" in features:
+        if features["country"] is None:
+            lines.append(label("msg.no_calendar", lang))
+        else:
+            names = features.get("festivals") or []
+            shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+            lines.append(label("msg.calendar", lang, features["country"], shown or "—"))
+    return lines
 
 
 def _run_build(ws: Any, stages: list[str] | None, as_json: bool, lang: str) -> BuildReport:

@@ -50,6 +50,11 @@ def register(app: typer.Typer) -> None:
             marks = {True: f"[green]{label('msg.beats', lang)}[/]", False: f"[yellow]{label('msg.loses', lang)}[/]"}
             shown = frame.assign(beats_baseline=[marks.get(b, "") if b is not None else "" for b in
                                                  frame["beats_baseline"]])
+            if "reason" in shown.columns:
+                from huaxiang.models.catalog import REASONS, describe_reason
+
+                shown = shown.assign(reason=[describe_reason(r, "zh" if lang == "zh" else "en") if r in REASONS else (r or "")
+                                             for r in shown["reason"]])
             print_frame(shown, title=label("title.model_reports", lang), lang=lang,
                         formats={"value": _metric_value, "baseline_value": _metric_value})
 

@@ -97,10 +97,17 @@ def print_cards(frame: pd.DataFrame, lang: str) -> None:
         features: list[dict[str, Any]] = card["top_features"]
         if features:
             t = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
-            for key in ("card.feature", "card.group", "card.population", "z"):
+            labelled = all("median" in e and "population_median" in e for e in features)
+            keys = (("card.feature", "mean", "median", "population_mean", "population_median", "z") if labelled
+                    else ("card.feature", "card.group", "card.population", "z"))
+            for key in keys:
                 t.add_column(label(key, lang), justify="right" if key != "card.feature" else "left")
             for e in features:
-                t.add_row(e["feature"], fmt_value(e["value"]), fmt_value(e["population"]), f"{e['z']:+.2f}")
+                if labelled:
+                    t.add_row(e["feature"], fmt_value(e["mean"]), fmt_value(e["median"]),
+                              fmt_value(e["population_mean"]), fmt_value(e["population_median"]), f"{e['z']:+.2f}")
+                else:
+                    t.add_row(e["feature"], fmt_value(e["value"]), fmt_value(e["population"]), f"{e['z']:+.2f}")
             body.add_row(label("card.distinguishing", lang), t)
         if card.get("rules"):
             rule = str(card["rules"])

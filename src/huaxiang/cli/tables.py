@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceOpt = Path("."),
         engine: EngineOpt = None,
         limit: LimitOpt = 20,
-        where: Annotated[str | None, typer.Option("--where", help="SQL condition, e.g. \"amount > 100\".")] = None,
+        where: Annotated[str | None, typer.Option("--where", help="Condition over the table's columns, e.g. \"amount > 100\" (SQL expression syntax; checked, never run as SQL).")] = None,
         list_tables: Annotated[bool, typer.Option("--list", help="List the tables (engine scratch tables hidden).")]
         = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON lines.")] = False,

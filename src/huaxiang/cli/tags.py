@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 echo(frame.to_json(orient="records", force_ascii=False))
                 return
-            print_frame(frame, title=label("title.tags", lang), lang=lang)
+            shown = frame.assign(tier=[label(f"tier.{t}", lang) for t in frame["tier"]])
+            print_frame(shown, title=label("title.tags", lang), lang=lang)
             say(label("msg.n_tags", lang, fmt_count(len(frame))))
 
     @tags_app.command("history")

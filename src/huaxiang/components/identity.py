@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from huaxiang.errors import WorkspaceError
+from huaxiang.locks import hold_workspace
 
 if TYPE_CHECKING:
     from huaxiang.workspace import Workspace
@@ -92,7 +93,8 @@ class IdentityComponent:
         from huaxiang.identity.operations import merge_persons
 
         self._require()
-        keys = merge_persons(self._ws, person_ids, note=note)
+        with hold_workspace(self._ws.path, what="identity merge"):
+            keys = merge_persons(self._ws, person_ids, note=note)
         if rebuild:
             self._ws.build(stages=["identity"])
         return keys
@@ -105,7 +107,8 @@ class IdentityComponent:
         from huaxiang.identity.operations import split_person
 
         self._require()
-        rest = split_person(self._ws, person_id, list(records))
+        with hold_workspace(self._ws.path, what="identity split"):
+            rest = split_person(self._ws, person_id, list(records))
         if rebuild:
             self._ws.build(stages=["identity"])
         return rest
@@ -118,4 +121,5 @@ class IdentityComponent:
         from huaxiang.identity.operations import attach_records
 
         self._require()
-        return attach_records(self._ws)
+        with hold_workspace(self._ws.path, what="identity attach"):
+            return attach_records(self._ws)

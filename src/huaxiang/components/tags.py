@@ -37,7 +37,10 @@ class TagsComponent:
         self._ws = ws
 
     def catalog(self, *, lang: str = "zh", include_disabled: bool = False) -> pd.DataFrame:
-        """The tags in force (built-in + ``huaxiang.yaml``): id, name, category, group, priority, rule, description.
+        """The tags in force (built-in + ``huaxiang.yaml``): id, name, category, group, priority, rule,
+        description, and ``tier``: ``event`` (an incoming event can change it; the live service
+        updates it within a second) or ``scheduled`` (it changes with the passing of time, e.g.
+        ``recency_days > 365``: re-evaluated every ``service.refresh_every``).
 
         Read from the configuration, so it works before any build; ``include_disabled`` adds the
         switched-off tags and an ``enabled`` column.
@@ -47,13 +50,16 @@ class TagsComponent:
         ...     print(ws.tags.catalog().set_index("id").loc["night_owl", "name"])
         夜猫子
         """
+        from huaxiang.tags.refresh import tag_tiers
         from huaxiang.tags.specs import resolve_tag_specs
 
         check_lang(lang)
         specs = resolve_tag_specs(self._ws.config.tags, include_disabled=include_disabled)
+        tiers = tag_tiers(specs)
         return pd.DataFrame([{
             "id": s.id, "name": s.name(lang), "category": s.category, "group": s.group or "",
             "priority": s.priority if s.group else "", "rule": s.rule, "description": s.description(lang),
+            "tier": tiers[s.id],
             **({"enabled": s.enabled} if include_disabled else {}),
         } for s in specs])
 

@@ -43,7 +43,7 @@ class JournalError(RuntimeError, HuaxiangError):
 
 
 class JournalSettings(BaseModel):
-    """Where the journal lives: ``service: {journal: {...}}`` in ``huaxiang.yaml``.
+    """Where the journal lives: the ``journal:`` section of ``huaxiang.yaml`` (or ``HUAXIANG_JOURNAL__*``).
 
     ``kind: sqlite`` (default) keeps one SQLite file in the workspace (``path``,
     relative to it); ``kind: nats`` uses a NATS JetStream stream at ``url``.

@@ -83,7 +83,7 @@ class NatsJournal(Journal):
             self._stop_loop()
             raise JournalError(
                 f"{settings.url}: cannot open the JetStream journal {settings.stream!r} ({exc or type(exc).__name__}); "
-                "start nats-server with -js or fix service.journal.url"
+                "start nats-server with -js or fix journal.url in huaxiang.yaml"
             ) from exc
 
     # ------------------------------------------------------------ plumbing

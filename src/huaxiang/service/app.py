@@ -1,6 +1,6 @@
 """The service app: ``create_app(settings)`` builds it; the lifespan opens and closes what it uses.
 
-Start: open the workspace's journal (``service.journal`` in ``huaxiang.yaml``,
+Start: open the workspace's journal (the ``journal:`` section of ``huaxiang.yaml``,
 or ``HUAXIANG_JOURNAL__*``), the API keys, and unless ``run_updater`` is off,
 the workspace and the real-time updater (:class:`huaxiang.realtime.Updater`),
 which first applies whatever the journal holds beyond its commit (the resume
@@ -36,10 +36,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from huaxiang.config import CONFIG_FILE, load_config
-from huaxiang.errors import ConfigError, HuaxiangError, WorkspaceError
+from huaxiang.errors import HuaxiangError, WorkspaceError
 from huaxiang.journal import Journal, JournalSettings, open_journal
 from huaxiang.service.deps import ServiceState
 from huaxiang.service.keys import KeyStore
@@ -52,16 +51,15 @@ _OPTIONAL_ROUTERS = ("huaxiang.service.routes.profiles",)
 
 
 def journal_settings(workspace_dir: Path, settings: ServiceSettings) -> JournalSettings:
-    """The journal to use: the environment's, else ``service.journal`` of ``huaxiang.yaml``, else SQLite."""
+    """The journal to use: the environment's (``HUAXIANG_JOURNAL__*``), else the ``journal:`` section
+    of ``huaxiang.yaml`` (checked when the file is loaded), else SQLite in the workspace."""
     if settings.journal is not None:
         return settings.journal
-    config = load_config(workspace_dir / CONFIG_FILE)
-    try:
-        return JournalSettings.model_validate(config.service.get("journal") or {})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{workspace_dir / CONFIG_FILE}: service.journal: {problems} "
-                          "(kind is sqlite or nats; see the README's service section)") from None
+    section = load_config(workspace_dir / CONFIG_FILE).journal
+    values: dict[str, Any] = {"kind": section.kind, "url": section.url, "stream": section.stream}
+    if section.path:
+        values["path"] = section.path
+    return JournalSettings.model_validate(values)
 
 
 def _load_updater() -> Any:
@@ -87,9 +85,13 @@ def _open_state(settings: ServiceSettings) -> ServiceState:
     if updater_cls is None:
         state.notes.append("huaxiang.realtime.Updater is not available: events are journaled, not applied")
         return state
+    from huaxiang.locks import hold_workspace
     from huaxiang.workspace import Workspace
 
     try:
+        # the updater writes the warehouse: a build meanwhile would be lost at its switch, so refuse it
+        state.hold = hold_workspace(folder, what="serve")
+        state.hold.__enter__()
         state.workspace = Workspace.open(folder)
         state.updater = updater_cls(state.workspace, journal, batch_size=settings.updater_batch_size,
                                     interval=settings.updater_interval)
@@ -109,6 +111,9 @@ def _close_state(state: ServiceState, *, drain: bool) -> None:
         state.journal.close()
         if state.workspace is not None:
             state.workspace.close()
+        if state.hold is not None:
+            state.hold.__exit__(None, None, None)
+            state.hold = None
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

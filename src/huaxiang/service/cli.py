@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
         collector_only: Annotated[bool, typer.Option(
             "--collector-only", help="Only collect into the journal; the updater runs in another process "
-                                     "(needs a shared journal: service.journal.kind nats).")] = False,
+                                     "(needs a shared journal: journal: {kind: nats}).")] = False,
         log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     ) -> None:
         """Run the collector, the real-time updater and the APIs over a workspace (stop with Ctrl-C/SIGTERM)."""

@@ -38,6 +38,8 @@ class ServiceState:
     updater: Any = None
     accepting: bool = True
     notes: list[str] = field(default_factory=list)
+    #: The workspace lock held while the updater writes (``huaxiang build`` is refused meanwhile).
+    hold: Any = None
 
 
 def get_state(request: Request) -> ServiceState:

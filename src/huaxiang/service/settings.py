@@ -1,7 +1,7 @@
 """Service settings: ``HUAXIANG_*`` environment variables, read by :func:`get_settings` when asked.
 
 Nothing is read at import time. The workspace's ``huaxiang.yaml`` holds the
-rest (``service: {journal: {...}}``); an environment value wins over it.
+rest (``journal: {...}``); an environment value wins over it.
 
 Examples
 --------
@@ -29,7 +29,7 @@ class ServiceSettings(BaseSettings):
     workspace
         The workspace folder (``HUAXIANG_WORKSPACE``).
     journal
-        Overrides ``service.journal`` of ``huaxiang.yaml`` (``HUAXIANG_JOURNAL__KIND=nats``).
+        Overrides the ``journal:`` section of ``huaxiang.yaml`` (``HUAXIANG_JOURNAL__KIND=nats``).
     run_updater
         Start the real-time updater in this process. A collector-only process
         (several collectors feeding one JetStream stream) sets it false and
