@@ -66,6 +66,7 @@ _ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("msg.merged_into", "{0} 已合并到 {1}", "{0} was merged into {1}"),
     ("msg.single_record", "只有一条记录：无需合并", "a single record: nothing joined"),
     ("msg.as_of", "数据截至 {0}", "as of {0}"),
+    ("msg.no_data", "无数据（需要 {0}）", "no data (needs {0})"),
     ("msg.no_data_features", "特征：{0} 个在这份数据上无数据（为空；读取它们的标签不会触发）",
      "features: {0} have no data here (NULL; tags reading them do not fire)"),
     ("msg.calendar", "日历：{0}；节日 {1}", "calendar: {0}; festivals {1}"),

@@ -50,7 +50,9 @@ def print_profile(profile: Profile, lang: str, currency: str = "CNY") -> None:
         say(f"[bold]{label('title.tags', lang)}[/]: {label('title.none', lang)}")
 
     for dimension, values in profile.features.items():
-        frame = pd.DataFrame([{"name": name, "value": formatter(name, lang, currency)(item.value),
+        frame = pd.DataFrame([{"name": name,
+                               "value": (label("msg.no_data", lang, item.needs) if item.no_data and item.value is None
+                                         else formatter(name, lang, currency)(item.value)),
                                "description": item.definition} for name, item in values.items()])
         print_frame(frame, title=f"{label('title.features', lang)} · {label('dim.' + dimension, lang)}",
                     lang=lang, formats={"value": str}, headers=False)

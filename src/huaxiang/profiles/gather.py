@@ -209,17 +209,24 @@ def _features(engine: Engine, person_id: str, lang: str) -> tuple[dict[str, dict
         return {}, {}
     values = _records(frame)[0]
     catalog: dict[str, tuple[str, str]] = {}
+    no_data: dict[str, str] = {}  # feature -> the inputs this workspace's data lacks
     if engine.has_table("feature_catalog"):
         cat = engine.execute(engine.table("feature_catalog"))
         text = "definition_en" if lang == "en" else "definition_zh"
         for row in cat.to_dict(orient="records"):
             catalog[str(row["name"])] = (str(row.get("dimension") or "other"), str(row.get(text) or ""))
+            if row.get("supported") is False or row.get("supported") == 0:
+                no_data[str(row["name"])] = str(row.get("needs") or "")
     grouped: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
         if name in ("person_id",):
             continue
         dimension, definition = catalog.get(name, ("other", ""))
-        grouped.setdefault(dimension, {})[name] = {"value": value, "definition": definition}
+        item: dict[str, Any] = {"value": value, "definition": definition}
+        if name in no_data:
+            item["no_data"] = True
+            item["needs"] = no_data[name]
+        grouped.setdefault(dimension, {})[name] = item
     return grouped, values
 
 

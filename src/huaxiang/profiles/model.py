@@ -56,6 +56,10 @@ class FeatureValue(BaseModel):
 
     value: Any = None
     definition: str = ""
+    #: True when this workspace's data cannot support the feature (its value is then NULL for everyone).
+    no_data: bool = False
+    #: The inputs the feature reads (e.g. ``time_of_day``), shown when ``no_data``.
+    needs: str = ""
 
 
 class Profile(BaseModel):
