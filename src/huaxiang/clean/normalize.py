@@ -3,9 +3,10 @@
 Ingest maps typed columns with the same normalisers the clean stage runs, and a stage may not import
 a later one; so the code sits in one module under both, and this name stays for existing imports.
 
+>>> import huaxiang.normalize
 >>> from huaxiang.clean.normalize import normalize_phone
->>> normalize_phone.__module__
-'huaxiang.normalize'
+>>> normalize_phone is huaxiang.normalize.normalize_phone
+True
 """
 
 from __future__ import annotations
