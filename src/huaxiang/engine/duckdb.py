@@ -135,11 +135,9 @@ class DuckDBEngine(Engine):
         return self.con.table(name)
 
     def _read_delimited(
-        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str],
         skip_rows: int,
     ) -> tuple[ir.Table, pd.DataFrame]:
-        if columns is None:
-            raise ValueError("columns must be known before reading delimited text")
         rid = next(self._ids)
         rejects, scans = f"_hx_rejects_{rid}", f"_hx_scans_{rid}"
         cols = "{" + ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in columns) + "}"
