@@ -7,8 +7,8 @@ reviews and campaign touches — plus ``ground_truth/`` telling which records
 belong to which real person and which habits were planted on whom.
 
 Everything is drawn with numpy from one seed (no per-customer Python loop), so
-the same seed writes byte-identical files and 1M customers take about a
-minute and a half on two cores. The noise is the kind identity resolution and cleaning must survive:
+the same seed writes byte-identical files and a million customers are quick
+to write (bench/README.md). The noise is the kind identity resolution and cleaning must survive:
 phone numbers in six formats (sometimes full-width, sometimes the staff's
 placeholder ``13800000000``), name typos (homophones, traditional characters,
 full-width spaces), re-registered members with two CRM records, families

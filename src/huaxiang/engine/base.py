@@ -77,7 +77,7 @@ class Engine(ABC):
 
     @abstractmethod
     def _read_delimited(
-        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str],
         skip_rows: int,
     ) -> tuple[ir.Table, pd.DataFrame]:
         """Read delimited text as strings: (rows with ``_hx_row``, malformed lines as a frame
@@ -263,6 +263,8 @@ class Engine(ABC):
     ) -> tuple[ir.Table, pd.DataFrame]:
         """Read CSV/TSV files as text columns; returns rows and the malformed lines."""
         with self._errors(f"reading {', '.join(str(f) for f in files[:3])}"):
+            if columns is None:
+                raise ValueError("columns must be known before reading delimited text")
             return self._read_delimited(
                 files, name=name, delimiter=delimiter, header=header, columns=columns, skip_rows=skip_rows
             )

@@ -85,7 +85,7 @@ class DuckDBEngine(Engine):
 
     def _write(self, name: str, expr: ir.Table, *, temp: bool = False) -> None:
         if temp:
-            # Measured: a temp (in-memory) table is written ~4x faster than one in the database file.
+            # A temp (in-memory) table skips the database file's writes (bench/README.md).
             self.con._run_pre_execute_hooks(expr)
             self.raw.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {self.sql_of(expr)}')
             return
@@ -100,8 +100,7 @@ class DuckDBEngine(Engine):
 
     @contextmanager
     def unordered(self) -> Iterator[None]:
-        # Measured: the 2.95M-row stage-1 scratch table of the events source is written with
-        # 30 % less CPU without insertion order.
+        # Without insertion order DuckDB writes large tables in parallel, with less CPU (bench/README.md).
         previous = self.raw.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
         self.raw.execute("SET preserve_insertion_order = false")
         try:
@@ -110,8 +109,8 @@ class DuckDBEngine(Engine):
             self.raw.execute(f"SET preserve_insertion_order = {str(bool(previous)).lower()}")
 
     def _fill_null(self, name: str, values: dict[str, Any]) -> None:
-        # In place: only rows with a NULL are rewritten (a full rewrite of `orders` cost 2.5 CPU-s
-        # at 0.9M rows, and a clean load has no NULL there).
+        # In place: only rows with a NULL are rewritten (a clean load has none, and a full rewrite
+        # of a large table is costly: bench/README.md).
         if not values:
             return
         quoted = [c.replace('"', '""') for c in values]
@@ -136,11 +135,9 @@ class DuckDBEngine(Engine):
         return self.con.table(name)
 
     def _read_delimited(
-        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str],
         skip_rows: int,
     ) -> tuple[ir.Table, pd.DataFrame]:
-        if columns is None:
-            raise ValueError("columns must be known before reading delimited text")
         rid = next(self._ids)
         rejects, scans = f"_hx_rejects_{rid}", f"_hx_scans_{rid}"
         cols = "{" + ", ".join(f"{_sql_literal(c)}: 'VARCHAR'" for c in columns) + "}"
@@ -207,7 +204,7 @@ class DuckDBEngine(Engine):
     def strip_text(self, value: ir.StringValue) -> ir.StringValue:
         # The regex runs only on text that starts or ends with whitespace (a superset of what
         # `\s` matches): twelve prefix/suffix LIKEs cost far less than the regex, and most values have none
-        # (measured on 2.95M events x 8 columns: 2.9 -> 1.5 CPU-s).
+        # (bench/README.md).
         edge = functools.reduce(
             operator.or_, [value.like(f"{ch}%") | value.like(f"%{ch}") for ch in _EDGE_WHITESPACE]
         )

@@ -175,14 +175,12 @@ class SparkEngine(Engine):
         return self.con.table(name)
 
     def _read_delimited(
-        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str] | None,
+        self, files: Sequence[Path], *, name: str, delimiter: str, header: bool, columns: Sequence[str],
         skip_rows: int,
     ) -> tuple[ir.Table, pd.DataFrame]:
         from pyspark.sql import functions as F
         from pyspark.sql.types import StringType, StructField, StructType
 
-        if columns is None:
-            raise ValueError("columns must be known before reading delimited text")
         if skip_rows:
             self.require("csv_skip_rows")
         schema = StructType(

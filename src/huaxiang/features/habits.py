@@ -142,10 +142,8 @@ def histogram(column: ir.Value, values: Sequence[object], prefix: str) -> dict[s
     (value number i in sum ``{prefix}{i // 2}`` at bit 31 × (i % 2)); :func:`histogram_count`
     reads a count back.
 
-    A person's 24 hours cost 12 sums in the one grouped pass over the purchases — measured at 10M
-    orders against a group-by over (person, hour) plus one over its result for each of the hour,
-    weekday and month peaks and a filtered count per channel and payment method: 2.6–3.1 s vs
-    3.4–3.9 s.
+    A person's 24 hours cost 12 sums in the one grouped pass over the purchases, cheaper than a
+    group-by over (person, hour) plus one per peak and per counted column (bench/README.md).
 
     >>> import ibis
     >>> t = ibis.memtable({"p": [1, 1, 1, 2], "hour": [3, 5, 5, 9]})
@@ -197,8 +195,8 @@ ENUM_COLUMNS = ("channel", "payment_method", "status")
 def coded_enums(orders: ir.Table) -> ir.Table:
     """``orders`` with channel, payment method and status as codes: the value's position in
     ``sorted(ENUMS[column])`` (−1 for another value, NULL for NULL). :func:`compute_habits` reads
-    either form; the features stage's scratch orders hold codes (10M orders: the table is written
-    0.2–0.4 s faster and the habits pass compares integers).
+    either form; the features stage's scratch orders hold codes (a smaller table to write, and the
+    habits pass compares integers).
 
     >>> import ibis
     >>> t = coded_enums(ibis.memtable({"channel": ["web", None, "fax"]}))
@@ -292,8 +290,7 @@ def compute_habits(orders: ir.Table, settings: FeatureSettings | None = None, *,
     )
     per = per.left_join(cancels, "person_id").drop("person_id_right")
     # The counts as columns, then each histogram's argmax key as a column: the outputs below
-    # read them as fields (written inline, every CASE branch decodes them again: measured at 10M
-    # orders, the final projection took 13 CPU-s instead of 2).
+    # read them as fields (written inline, every CASE branch would decode them again: bench/README.md).
     per = per.mutate(**{f"{prefix}{i}_n": histogram_count(per, prefix, i)
                         for prefix, (_, keys, _) in counted.items() for i in range(len(keys))})
 

@@ -2,7 +2,7 @@
 
 :func:`~huaxiang.features.stage.compute_features` with ``person_ids`` still computes the population
 scratch tables (every order line's price percentile, every category's share of spend) and compiles
-the whole expression: ~3 s for 10 persons of the 20,000-customer demo. :class:`FeatureRefresher`
+the whole expression, seconds even for a handful of persons (bench/README.md). :class:`FeatureRefresher`
 instead
 
 1. copies only the touched persons' rows (their records, orders, lines, events, identities,

@@ -50,8 +50,8 @@ def compute_rfm(orders: ir.Table, *, as_of: datetime) -> ir.Table:
     # One grouped pass over the purchases in time order: the counts, the CLV summary (one
     # transaction per purchase day, valued at the day's net spend) and the gaps between
     # consecutive purchase days (repurchase interval). A purchase on a new day has a gap > 0 to
-    # the previous one — no group-by per person and day (at 10M orders it cost as much as the
-    # window), and no second pass over all orders for the spend (credit notes are few: their
+    # the previous one — no group-by per person and day (it cost as much as the window:
+    # bench/README.md), and no second pass over all orders for the spend (credit notes are few: their
     # rows are grouped on their own below).
     purchases = o.filter(buy)
     w = ibis.window(group_by=purchases.person_id, order_by=purchases.order_ts)

@@ -183,7 +183,7 @@ def feature_tables(
     keys = person_keys(engine)
     # With scratch tables the orders, lines and category rows carry an integer person key: the
     # group-bys and windows over millions of them hash and sort integers instead of strings
-    # (measured at 10M orders: RFM, habits and preferences 29 s -> 20 s). ``persons`` maps it back.
+    # (bench/README.md). ``persons`` maps it back.
     # The keys are numbered in one pass (the union of every table's customer keys is computed once).
     if scratch:
         keys = keys.mutate(_pk=ibis.dense_rank().over(order_by=keys.person_id).cast("int32"))

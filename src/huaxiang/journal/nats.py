@@ -127,7 +127,7 @@ class NatsJournal(Journal):
             future.set_result(msg.data)
 
     async def _append(self, messages: list[dict[str, Any]], encoded: list[bytes] | None) -> AppendResult:
-        # Publish-with-reply on one inbox subscription of our own: ~40 % less Python per message than
+        # Publish-with-reply on one inbox subscription of our own: less Python per message than
         # js.publish_async, which wraps every message's flow-control wait in a task (bench/README.md).
         if self._inbox is None:
             self._inbox = self._nc.new_inbox()

@@ -33,7 +33,7 @@ __all__ = ["AnomalyModel", "BetaGeoModel", "ChurnModel", "GammaGammaModel", "Par
 
 def __getattr__(name: str) -> Any:
     """Import the public estimators on first use: ``huaxiang.config`` reads ``models.settings``
-    and must not pay for scikit-learn and scipy (about 4 s) when it does."""
+    and must not pay for importing scikit-learn and scipy when it does."""
     if name in ("AnomalyModel", "anomaly_features", "score_anomalies"):
         from huaxiang.models import anomaly as module
     elif name in ("ChurnModel", "churn_training_set"):

@@ -49,6 +49,7 @@ from huaxiang.segments.clusters import MODEL_FILE, ClusterModel, fit_clusters, l
 from huaxiang.segments.personas import CARD_COLUMNS, explain_clusters, persona_cards
 from huaxiang.segments.rfm import CELLS, RfmSegments, compute_rfm_segments
 from huaxiang.segments.settings import NO_PURCHASE, OTHERS, SegmentSettings, parse_settings
+from huaxiang.tags.stage import features_as_of
 
 __all__ = ["CARDS", "REPORT", "SEGMENTS", "cluster_buyers", "run_segments"]
 
@@ -71,14 +72,6 @@ REPORT_SCHEMA = ibis.schema({
     "k": "int64", "inertia": "float64", "silhouette": "float64", "n_fit": "int64", "chosen": "boolean",
     "elbow": "boolean", "reused": "boolean", "as_of": "timestamp", "trained_at": "string",
 })
-
-
-def _as_of(engine: Engine, features: ir.Table) -> datetime:
-    if "as_of" in features.columns:
-        value = engine.execute(features.as_of.max())
-        if value is not None and not pd.isna(value):
-            return pd.Timestamp(value).to_pydatetime()
-    return datetime.now().replace(microsecond=0)
 
 
 def _cluster_features(settings: SegmentSettings, features: ir.Table) -> list[str]:
@@ -161,7 +154,7 @@ def run_segments(ctx: StageContext) -> StageResult:
     settings = parse_settings(ctx.config.segments)
     engine = ctx.engine
     features = engine.table("features")
-    as_of = _as_of(engine, features)
+    as_of = features_as_of(engine, features)
     stamp = ibis.literal(as_of, "timestamp")
     details: dict[str, Any] = {"as_of": str(as_of)}
 

@@ -95,12 +95,6 @@ class BetaGeoModel(CountModel):
         a3 = beta3 - (r + x) * np.log(alpha + tx)
         return head, a2, a3
 
-    def _loglik(
-        self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
-    ) -> FloatArray:
-        head, a2, a3 = self._terms(params, x, tx, t_age)
-        return head + np.logaddexp(a2, a3)
-
     def _objective(
         self, log_params: FloatArray, arrays: list[FloatArray], weights: FloatArray
     ) -> tuple[float, FloatArray]:

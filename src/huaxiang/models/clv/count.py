@@ -31,10 +31,18 @@ class CountModel(MLEModel):
 
     _required = ("customer_id", "frequency", "recency", "T")
 
+    @staticmethod
+    def _terms(
+        params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(head, a, b)`` of each row's log-likelihood ``head + log(e^a + e^b)``."""
+        raise NotImplementedError
+
     def _loglik(
         self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
     ) -> FloatArray:
-        raise NotImplementedError
+        head, a, b = self._terms(params, x, tx, t_age)
+        return head + np.logaddexp(a, b)
 
     def _expected(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float) -> FloatArray:
         raise NotImplementedError

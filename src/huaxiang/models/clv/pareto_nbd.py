@@ -62,7 +62,7 @@ class ParetoNBDModel(CountModel):
         return np.log(np.array([1.0, mean_t / mean_x, 1.0, mean_t]))
 
     @staticmethod
-    def _log_parts(
+    def _terms(
         params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``(head, log term 1, log term 2)`` of the likelihood (Fader & Hardie Pareto/NBD note).
@@ -93,12 +93,6 @@ class ParetoNBDModel(CountModel):
         term2 = math.log(s) - np.log(rsx) + log_a0
         return head, term1, term2
 
-    def _loglik(
-        self, params: Sequence[float] | FloatArray, x: FloatArray, tx: FloatArray, t_age: FloatArray
-    ) -> FloatArray:
-        head, term1, term2 = self._log_parts(params, x, tx, t_age)
-        return head + np.logaddexp(term1, term2)
-
     def _objective(self, log_params: FloatArray, arrays: list[FloatArray], weights: FloatArray) -> float:
         params = np.exp(log_params)
         x, tx, t_age = arrays
@@ -111,7 +105,7 @@ class ParetoNBDModel(CountModel):
 
     def _alive(self, x: FloatArray, tx: FloatArray, t_age: FloatArray) -> FloatArray:
         """P(alive) from the Fader & Hardie note: exp(term1) / (exp(term1) + exp(term2))."""
-        _, term1, term2 = self._log_parts(self._p(), x, tx, t_age)
+        _, term1, term2 = self._terms(self._p(), x, tx, t_age)
         return np.exp(term1 - np.logaddexp(term1, term2))
 
     def _expected(self, x: FloatArray, tx: FloatArray, t_age: FloatArray, t: float) -> FloatArray:
