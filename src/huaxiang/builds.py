@@ -104,7 +104,7 @@ def run_build(ws: Workspace, report: BuildReport, *, stages: Sequence[str] | Non
             engine = create_engine(ws.engine_name, workspace_dir=ws.path, target=target, **opts)
             report.engine = engine.name
             _run_stages(ws, engine, report, wanted, progress)
-            if engine.name == "duckdb":
+            if engine.supports("warehouse_file"):
                 engine.close()  # checkpoint: the file is complete on its own
                 engine = None
             t1 = time.perf_counter()

@@ -150,7 +150,7 @@ def test_merge_and_split_refresh_the_persons_at_once(make_workspace: Any) -> Non
     before = _features(ws)
     assert before.loc[li, "orders_total"] == 1 and before.loc[han, "orders_total"] == 2
 
-    merge_persons(ws, [li, han])
+    ws.identity.merge([li, han], rebuild=False)  # applied at once; later stages refreshed
     now = persons_by_record(ws)
     survivor = now["crm:M3"]
     assert now["crm:M4"] == survivor and survivor in (li, han)
@@ -176,7 +176,7 @@ def test_merge_and_split_refresh_the_persons_at_once(make_workspace: Any) -> Non
     pd.testing.assert_frame_equal(rebuilt.loc[incremental.index, cols], incremental[cols], check_dtype=False)
 
     # split M4 off again: two persons at once, M4 with its own orders
-    split_person(ws, survivor, ["crm:M4"])
+    ws.identity.split(survivor, ["crm:M4"], rebuild=False)
     after = persons_by_record(ws)
     assert after["crm:M4"] != after["crm:M3"] == survivor
     split = _features(ws)

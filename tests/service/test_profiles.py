@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from huaxiang.identity.operations import merge_persons
+from huaxiang.realtime.refresh import refresh_persons
 from huaxiang.workspace import Workspace
 
 
@@ -94,7 +95,7 @@ def test_retired_id_answers_with_the_survivor(served: tuple[Any, Any], collector
     p2 = client.get("/v1/profiles", params={"user_id": "u2"}, headers=admin).json()["person_id"]
     assert p1 != p2
     with updater._lock:
-        merge_persons(updater.ws, [p1, p2])
+        merge_persons(updater.ws, [p1, p2], refresh=lambda ids: refresh_persons(updater.ws, ids))
     answers = {p: client.get(f"/v1/profiles/{p}", headers=admin).json() for p in (p1, p2)}
     survivor = answers[p1]["person_id"]
     assert answers[p2]["person_id"] == survivor and survivor in (p1, p2)

@@ -85,6 +85,12 @@ class IdentityComponent:
         records, links = explain_person(self._ws, pid)
         return IdentityExplanation(asked=person_id, person_id=pid, records=records, links=links)
 
+    def _refresh(self, person_ids: list[str]) -> None:
+        """Refresh what the later stages derived for ``person_ids`` (features, tags, segments, scores)."""
+        from huaxiang.realtime.refresh import refresh_persons
+
+        refresh_persons(self._ws, person_ids)
+
     def merge(self, person_ids: Sequence[str], *, note: str = "", rebuild: bool = True) -> list[str]:
         """Record that these persons are one; returns the record keys now held together.
 
@@ -94,7 +100,7 @@ class IdentityComponent:
 
         self._require()
         with hold_workspace(self._ws.path, what="identity merge"):
-            keys = merge_persons(self._ws, person_ids, note=note)
+            keys = merge_persons(self._ws, person_ids, note=note, refresh=self._refresh)
         if rebuild:
             self._ws.build(stages=["identity"])
         return keys
@@ -108,7 +114,7 @@ class IdentityComponent:
 
         self._require()
         with hold_workspace(self._ws.path, what="identity split"):
-            rest = split_person(self._ws, person_id, list(records))
+            rest = split_person(self._ws, person_id, list(records), refresh=self._refresh)
         if rebuild:
             self._ws.build(stages=["identity"])
         return rest
@@ -122,4 +128,4 @@ class IdentityComponent:
 
         self._require()
         with hold_workspace(self._ws.path, what="identity attach"):
-            return attach_records(self._ws)
+            return attach_records(self._ws, refresh=self._refresh)

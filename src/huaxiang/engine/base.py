@@ -128,7 +128,36 @@ class Engine(ABC):
             f"use the duckdb or spark engine (engine: {{name: duckdb}} in huaxiang.yaml)"
         )
 
+    def _replace_rows(self, name: str, rows: pa.Table, person_ids: Sequence[str]) -> None:
+        raise UnsupportedOperationError(
+            f"the {self.name} engine cannot replace rows in place; refresh persons on the duckdb engine "
+            "or rebuild"
+        )
+
     # ------------------------------------------------------------ shared API
+    @final
+    def supports(self, operation: str) -> bool:
+        """Whether this engine can do ``operation`` (see :attr:`unsupported`), e.g. ``replace_rows``.
+
+        >>> from huaxiang.engine.duckdb import DuckDBEngine
+        >>> DuckDBEngine().supports("replace_rows")
+        True
+        """
+        return operation not in self.unsupported
+
+    @final
+    def replace_rows(self, name: str, rows: Any, person_ids: Sequence[str]) -> None:
+        """Replace the rows of ``person_ids`` in the stored table ``name`` by ``rows`` (a pandas frame
+        or Arrow table; columns by name), all or nothing; the table is created when missing.
+
+        The incremental path (live updates, identity corrections) writes through this; engines
+        without in-place updates declare ``replace_rows`` unsupported.
+        """
+        self.require("replace_rows")
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
+        with self._errors(f"replacing rows of {name}"):
+            self._replace_rows(name, table, [str(p) for p in person_ids])
+
     @final
     def require(self, operation: str) -> None:
         """Raise :class:`UnsupportedOperationError` if this engine declared ``operation`` unsupported."""

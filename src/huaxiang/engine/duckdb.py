@@ -78,6 +78,27 @@ class DuckDBEngine(Engine):
         self.path = database
         self.read_only = read_only
 
+    def _replace_rows(self, name: str, rows: pa.Table, person_ids: Sequence[str]) -> None:
+        raw = self.con.con
+        raw.register("_hx_rt_ids_arrow", pa.table({"person_id": pa.array(list(person_ids), pa.string())}))
+        raw.register("_hx_rt_rows_arrow", rows)
+        try:
+            if not self.has_table(name):
+                raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _hx_rt_rows_arrow')
+                return
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                raw.execute(f'DELETE FROM "{name}" WHERE person_id IN (SELECT person_id FROM _hx_rt_ids_arrow)')
+                if rows.num_rows:
+                    raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _hx_rt_rows_arrow')
+                raw.execute("COMMIT")
+            except Exception:
+                raw.execute("ROLLBACK")
+                raise
+        finally:
+            raw.unregister("_hx_rt_ids_arrow")
+            raw.unregister("_hx_rt_rows_arrow")
+
     @property
     def raw(self) -> Any:
         """The underlying ``duckdb.DuckDBPyConnection``."""

@@ -40,7 +40,6 @@ import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import Engine
-from huaxiang.errors import UnsupportedOperationError
 from huaxiang.features.preferences import UNKNOWN
 from huaxiang.features.settings import FeatureSettings, parse_settings
 
@@ -86,34 +85,9 @@ def register_inputs(engine: Engine, expr: ir.Expr) -> None:
 
 
 def replace_rows(engine: Engine, name: str, rows: pd.DataFrame | pa.Table, person_ids: Sequence[str]) -> None:
-    """Replace the rows of ``person_ids`` in the stored table ``name`` by ``rows`` (columns by name).
-
-    DuckDB only (a delete and an insert in one transaction); the table is created when missing.
-    """
-    if engine.name != "duckdb":
-        raise UnsupportedOperationError(f"the {engine.name} engine cannot replace rows in place; "
-                                        "refresh persons on the duckdb engine or rebuild")
-    raw: Any = engine.raw  # type: ignore[attr-defined]
-    ids = pa.table({"person_id": pa.array([str(p) for p in person_ids], pa.string())})
-    raw.register("_hx_rt_ids_arrow", ids)
-    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
-    raw.register("_hx_rt_rows_arrow", table)
-    try:
-        if not engine.has_table(name):
-            raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _hx_rt_rows_arrow')
-            return
-        raw.execute("BEGIN TRANSACTION")
-        try:
-            raw.execute(f'DELETE FROM "{name}" WHERE person_id IN (SELECT person_id FROM _hx_rt_ids_arrow)')
-            if table.num_rows:
-                raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _hx_rt_rows_arrow')
-            raw.execute("COMMIT")
-        except Exception:
-            raw.execute("ROLLBACK")
-            raise
-    finally:
-        raw.unregister("_hx_rt_ids_arrow")
-        raw.unregister("_hx_rt_rows_arrow")
+    """Replace the rows of ``person_ids`` in the stored table ``name`` by ``rows`` (see
+    :meth:`huaxiang.engine.base.Engine.replace_rows`)."""
+    engine.replace_rows(name, rows, person_ids)
 
 
 class _SubsetEngine:

@@ -159,7 +159,6 @@ def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> set[str]:
     Returns the other persons who held a value that is now ambiguous (it left ``identities``: their
     anonymous events, for one, are no longer theirs) — they need a refresh too.
     """
-    from huaxiang.features.refresh import replace_rows
     from huaxiang.identity.settings import parse_settings
     from huaxiang.identity.stage import _edges, _persons, _records
 
@@ -193,7 +192,7 @@ def rebuild_person_rows(ws: Any, person_ids: Sequence[str]) -> set[str]:
             fresh = eng.execute(_persons(view, mine.select("source", "source_customer_id", "person_id"), settings))
             stored = eng.table("persons").schema()
             fresh = fresh.reindex(columns=[c for c in stored.names if c in fresh.columns])
-            replace_rows(eng, "persons", _arrow_like(fresh, stored), list(person_ids))
+            eng.replace_rows("persons", _arrow_like(fresh, stored), list(person_ids))
     finally:
         _drop_scratch(eng)
     return losers
@@ -242,7 +241,7 @@ def _arrow_like(frame: pd.DataFrame, schema: ibis.Schema) -> Any:
 
 def _replace_identities(eng: Any, ids: ir.Table, clash: ir.Table, new: ir.Table) -> None:
     """identities := rows of other persons whose value is not clashing ∪ ``new``."""
-    if eng.name == "duckdb":
+    if eng.supports("replace_rows"):
         raw = eng.raw
         eng.materialize("_hx_ops_new_ident", new, temp=True)
         raw.execute("BEGIN TRANSACTION")
@@ -313,7 +312,6 @@ def attach_touched(ws: Any, records: Sequence[tuple[str, str]] = (), anonymous_i
 
 def _retire(ws: Any, retired: dict[str, str], reason: str) -> None:
     """Point retired ids at their new owner in ``person_aliases`` and drop their derived rows."""
-    from huaxiang.features.refresh import replace_rows
 
     eng = ws.engine
     if not retired:
@@ -338,7 +336,7 @@ def _retire(ws: Any, retired: dict[str, str], reason: str) -> None:
     for table in ("person_ids", "persons", "features", "person_category_pref", "person_tags", "segments", "scores",
                   "recommendations", "person_refresh"):
         if eng.has_table(table) and "person_id" in eng.table(table).columns:
-            replace_rows(eng, table, empty, list(retired))
+            eng.replace_rows(table, empty, list(retired))
 
 
 def _move_records(ws: Any, moves: pd.DataFrame) -> None:

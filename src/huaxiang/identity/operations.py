@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -69,17 +69,19 @@ def explain_person(ws: Any, person_id: str) -> tuple[pd.DataFrame, pd.DataFrame]
 def _applies_now(ws: Any) -> bool:
     """Corrections apply at once on a built DuckDB workspace; on Spark they wait for the next build
     (the in-place row replacement of the incremental path is DuckDB's)."""
-    return ws.engine.name == "duckdb" and ws.engine.has_table("record_persons")
+    return ws.engine.supports("replace_rows") and ws.engine.has_table("record_persons")
 
 
-def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list[str]:
+def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "",
+                  refresh: Callable[[list[str]], Any] | None = None) -> list[str]:
     """Record that these persons are one and apply it now. Returns the record keys.
 
     The correction is stored (every later build applies it) and applied at once on a built DuckDB
     workspace (on Spark at the next build):
     the records move to the oldest id, the other ids become its aliases (:func:`resolve_person_id`
-    answers them with it), and the survivor's identities, golden record, features and tags are
-    recomputed (:func:`huaxiang.realtime.refresh.refresh_persons`).
+    answers them with it), and the survivor's identities and golden record are recomputed;
+    ``refresh(person_ids)`` then refreshes what later stages derived for them (``ws.identity.merge``
+    passes :func:`huaxiang.realtime.refresh.refresh_persons`: features, tags, segments, scores).
     """
     if len(person_ids) < 2:
         raise WorkspaceError("merge needs at least two person ids")
@@ -94,14 +96,15 @@ def merge_persons(ws: Any, person_ids: Sequence[str], *, note: str = "") -> list
     save_overrides(ws.path, overrides)
     if _applies_now(ws):
         from huaxiang.identity.incremental import apply_merge
-        from huaxiang.realtime.refresh import refresh_persons
 
         survivor, _retired = apply_merge(ws, person_ids)
-        refresh_persons(ws, [survivor])
+        if refresh is not None:
+            refresh([survivor])
     return sorted(set(keys))
 
 
-def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
+def split_person(ws: Any, person_id: str, records: Sequence[str], *,
+                 refresh: Callable[[list[str]], Any] | None = None) -> list[str]:
     """Record that ``records`` are not the same person as the rest of ``person_id``'s records, and apply
     it now (they become a new person; both are refreshed as :func:`merge_persons` does). Returns the
     records left with ``person_id``."""
@@ -120,18 +123,18 @@ def split_person(ws: Any, person_id: str, records: Sequence[str]) -> list[str]:
     save_overrides(ws.path, overrides)
     if _applies_now(ws):
         from huaxiang.identity.incremental import apply_split
-        from huaxiang.realtime.refresh import refresh_persons
 
         new_id = apply_split(ws, pid, records)
-        refresh_persons(ws, [pid, new_id])
+        if refresh is not None:
+            refresh([pid, new_id])
     return rest
 
 
-def attach_records(ws: Any) -> dict[str, int]:
+def attach_records(ws: Any, *, refresh: Callable[[list[str]], Any] | None = None) -> dict[str, int]:
     """Attach records that appeared since the last identity build, without recomputing everyone.
 
-    The persons they join or form get their identities, golden record, features and tags refreshed
-    (:func:`huaxiang.realtime.refresh.refresh_persons`).
+    The persons they join or form get their identities and golden record recomputed, then
+    ``refresh(person_ids)`` (as in :func:`merge_persons`).
 
     A new record whose identifiers (phone, e-mail, device, …) name exactly one existing person joins
     it, unless that would break a limit (a second user id or card for a unique type); a record that
@@ -139,11 +142,11 @@ def attach_records(ws: Any) -> dict[str, int]:
     for the next full build (it would merge persons) and counted as ``deferred``. Returns counts.
     """
     from huaxiang.identity.incremental import attach_new, rebuild_person_rows
-    from huaxiang.realtime.refresh import refresh_persons
 
     counts, persons = attach_new(ws)
-    if persons and ws.engine.name == "duckdb":
+    if persons and ws.engine.supports("replace_rows"):
         rebuild_person_rows(ws, sorted(persons))
-        refresh_persons(ws, sorted(persons))
+        if refresh is not None:
+            refresh(sorted(persons))
     return counts
 

@@ -70,7 +70,7 @@ def rules_for(table: str) -> TableRules:
 
 
 def _normalizers() -> Mapping[str, Callable[[ir.Value], ir.Value]]:
-    from huaxiang.clean import normalize as n
+    from huaxiang import normalize as n
 
     return {
         "phone": n.normalize_phone,

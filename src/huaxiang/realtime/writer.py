@@ -69,7 +69,7 @@ def _clean_customers(engine: Engine, frame: pd.DataFrame) -> pa.Table:
 
 def write_batch(engine: Engine, batch: MappedBatch, config: WorkspaceConfig) -> WriteResult:
     """Store ``batch`` in the canonical tables (see the module docstring) in one transaction."""
-    if engine.name != "duckdb":
+    if not engine.supports("replace_rows"):
         raise UnsupportedOperationError(f"the live path writes to the duckdb engine, not {engine.name}; "
                                         "serve a duckdb workspace (engine: {name: duckdb})")
     raw: Any = engine.raw  # type: ignore[attr-defined]
