@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("HUAXIANG_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist workers export COLUMNS=80 / LINES=24; a piped command has no such variables, and
+    the CLI's tables honour COLUMNS when it is set (tests/cli/test_output.py checks the unset case)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Folder of the real public data sets (``../shared/data``)."""
