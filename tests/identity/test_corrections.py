@@ -183,3 +183,37 @@ def test_merge_and_split_refresh_the_persons_at_once(make_workspace: Any) -> Non
     assert split.loc[survivor, "orders_total"] == 1 and split.loc[after["crm:M4"], "orders_total"] == 2
     tags = ws.engine.execute(ws.table("person_tags"))
     assert "two_orders_or_more" not in set(tags.loc[tags.person_id == survivor, "tag_id"])
+
+
+def _rows(ws: Any, table: str, person_id: str) -> pd.DataFrame:
+    t = ws.engine.table(table)
+    return ws.engine.execute(t.filter(t.person_id == person_id)).reset_index(drop=True)
+
+
+def test_merge_refreshes_segments_and_scores_and_retires_the_id(make_workspace: Any) -> None:
+    """After a merge the survivor's segment and score rows are those the next build writes for them; the
+    retired id has no derived rows and every look-up answers with the survivor."""
+    config = CONFIG | {"sources": [*CONFIG["sources"], {
+        "name": "orders", "system": "crm", "table": "orders", "format": "csv", "path": "orders.csv",
+        "columns": {"order_id": "order_id", "source_customer_id": "customer", "amount": "amount",
+                    "status": {"value": "paid"}, "order_ts": {"column": "ts", "format": "%Y-%m-%d %H:%M:%S"}}}]}
+    ws = make_workspace(config, {"crm.csv": CRM, "app.csv": APP, "orders.csv": ORDERS})
+    ws.build(stages=["ingest", "clean", "identity", "features", "tags", "segments", "models"])
+    first = persons_by_record(ws)
+    li, han = first["crm:M3"], first["crm:M4"]
+    merge_persons(ws, [li, han])
+    survivor = persons_by_record(ws)["crm:M3"]
+    retired = ({li, han} - {survivor}).pop()
+    for table in ("segments", "scores", "recommendations"):
+        if ws.engine.has_table(table):
+            assert retired not in set(ws.engine.execute(ws.table(table))["person_id"]), table
+    incremental = {t: _rows(ws, t, survivor) for t in ("segments", "scores")}
+    # the survivor is now the only buyer: RFM ranks among one buyer, its spend is both orders'
+    assert incremental["segments"].loc[0, "rfm_score"] == "111"
+    profile = ws.profiles.get(retired)
+    assert profile.person_id == survivor
+    assert [s["rfm_segment"] for s in profile.segments] == [incremental["segments"].loc[0, "rfm_segment"]]
+
+    ws.build(stages=["identity", "features", "tags", "segments", "models"])
+    for table, rows in incremental.items():
+        pd.testing.assert_frame_equal(_rows(ws, table, survivor), rows, check_dtype=False)
