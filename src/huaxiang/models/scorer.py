@@ -150,8 +150,8 @@ def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: 
     ``as_of`` is the cut-off of the persons' features (default the build's): it stamps the rows and
     dates the anomaly features.
 
-    Does nothing without a ``scores`` table or a saved scorer (a build before this one, or
-    ``models.save: false``): the rows stay the last build's. A person no longer in ``features``
+    Does nothing without a ``scores`` table or a saved scorer of the build that wrote it (a build
+    before this one, or ``models.save: false``): the rows stay the last build's. A person no longer in ``features``
     loses their row.
     """
     from huaxiang.features.refresh import replace_rows
@@ -160,8 +160,10 @@ def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: 
     if not engine.has_table("scores") or not engine.has_table("features"):
         return 0
     scorer = load_scorer(Path(workspace_dir) / "models" / SCORER_FILE)
-    if scorer is None:
-        return 0
+    stored = engine.execute(engine.table("scores").as_of.min())  # rows refreshed since carry a later as_of
+    if scorer is None or (scorer.as_of is not None and pd.notna(stored)
+                          and pd.Timestamp(stored) != pd.Timestamp(scorer.as_of)):
+        return 0  # no scorer, or one from another build than the stored scores
     ids = sorted({str(p) for p in person_ids})
     f = engine.table("features")
     features = engine.execute(f.filter(f.person_id.isin(ids)))

@@ -11,7 +11,10 @@ Reads ``features`` (its ``as_of`` is the scoring date) and the canonical tables;
   row with the reason when a model could not be fitted (too few buyers, too short a history) —
   never a crash;
 - ``recommendations`` when :mod:`huaxiang.models.recommend` is installed;
-- ``models/*.json`` in the workspace folder: parameters, training windows and evaluations.
+- ``models/*.json`` in the workspace folder: parameters, training windows and evaluations;
+  ``models/scorer.joblib``: the fitted models and the choices above
+  (:class:`~huaxiang.models.scorer.Scorer`), with which an identity correction re-scores the persons
+  it touches.
 
 Time-based validation (``h`` = ``models.churn.horizon_days``): a churn model is trained on
 features at ``as_of - 2h`` labelled by ``[as_of - 2h, as_of - h)``, and evaluated on features at
@@ -425,6 +428,9 @@ def run_models(ctx: StageContext) -> StageResult:
         for name, payload in saved.items():
             _save(folder, name, {**payload, "as_of": str(as_of), "saved_at": datetime.now().isoformat(timespec="seconds")})
         scorer.save(folder / SCORER_FILE)
+    else:
+        # an older build's scorer would re-score persons with models these scores did not come from
+        (ctx.workspace_dir / "models" / SCORER_FILE).unlink(missing_ok=True)
     lap("write")
     return StageResult(tables=counts, details={"as_of": str(as_of), "skipped": reports.skipped,
                                                "models": sorted(saved), "seconds": seconds})
