@@ -190,6 +190,7 @@ def _rows(ws: Any, table: str, person_id: str) -> pd.DataFrame:
     return ws.engine.execute(t.filter(t.person_id == person_id)).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_merge_refreshes_segments_and_scores_and_retires_the_id(make_workspace: Any) -> None:
     """After a merge the survivor's segment and score rows are those the next build writes for them; the
     retired id has no derived rows and every look-up answers with the survivor."""
@@ -217,6 +218,15 @@ def test_merge_refreshes_segments_and_scores_and_retires_the_id(make_workspace: 
     ws.build(stages=["identity", "features", "tags", "segments", "models"])
     for table, rows in incremental.items():
         pd.testing.assert_frame_equal(_rows(ws, table, survivor), rows, check_dtype=False)
+
+    # a split gives both persons rows at once, again those of the next build
+    split_person(ws, survivor, ["crm:M4"])
+    han_now = persons_by_record(ws)["crm:M4"]
+    split = {(t, p): _rows(ws, t, p) for t in ("segments", "scores") for p in (survivor, han_now)}
+    assert all(len(rows) == 1 for rows in split.values())
+    ws.build(stages=["identity", "features", "tags", "segments", "models"])
+    for (table, person), rows in split.items():
+        pd.testing.assert_frame_equal(_rows(ws, table, person), rows, check_dtype=False)
 
 
 def _bgnbd(params: dict[str, float], x: float, t_x: float, t_age: float, horizon: float) -> tuple[float, float]:
