@@ -11,7 +11,10 @@ Reads ``features`` (its ``as_of`` is the scoring date) and the canonical tables;
   row with the reason when a model could not be fitted (too few buyers, too short a history) —
   never a crash;
 - ``recommendations`` when :mod:`huaxiang.models.recommend` is installed;
-- ``models/*.json`` in the workspace folder: parameters, training windows and evaluations.
+- ``models/*.json`` in the workspace folder: parameters, training windows and evaluations;
+  ``models/scorer.joblib``: the fitted models and the choices above
+  (:class:`~huaxiang.models.scorer.Scorer`), with which an identity correction re-scores the persons
+  it touches.
 
 Time-based validation (``h`` = ``models.churn.horizon_days``): a churn model is trained on
 features at ``as_of - 2h`` labelled by ``[as_of - 2h, as_of - h)``, and evaluated on features at
@@ -54,6 +57,7 @@ from huaxiang.models.recommend import (
     recommend_for_engine,
 )
 from huaxiang.models.reports import REPORT_COLUMNS, Reports, has_signal, run_rate_clv
+from huaxiang.models.scorer import SCORER_FILE, Scorer
 from huaxiang.models.settings import ModelSettings, parse_settings
 from huaxiang.pipeline import StageContext, StageResult
 
@@ -135,6 +139,7 @@ def _fit_clv(buyers: pd.DataFrame, s: ModelSettings, scores: pd.DataFrame, repor
     # the spend of the run-rate baseline: the same Gamma-Gamma spend, so that the two differ in counts only
     saved["_spend"] = pd.Series(gg.expected_spend(ok).to_numpy(), index=ok.index)
     saved["clv"].update(gamma_gamma=gg.params_, n_repeat=len(repeat), no_clv=int((~valid).sum()))
+    saved["_gg"] = gg
     return bg
 
 
@@ -195,6 +200,7 @@ def _churn(engine: Engine, ctx: StageContext, s: ModelSettings, buyers: pd.DataF
     reports.add("churn", "brier", float(brier_score_loss(y_val, p_val)), "base_rate",
                 float(brier_score_loss(y_val, np.full(len(y_val), y_train.mean()))), window, len(val))
     scores.loc[buyers.index, "churn_prob"] = final.predict_proba(buyers)[:, 1]
+    saved["_churn_model"] = final
     saved["churn"] = {**final.summary(), "train_window": window, "scoring_model_window":
                       f"features at {_day(t_val)}, label {_day(t_val)}..{_day(as_of)}",
                       "evaluation": {"auc": auc, **{f"auc_{k}": v for k, v in btyd.items()}},
@@ -254,17 +260,21 @@ def _decide(s: ModelSettings, buyers: pd.DataFrame, bg: BetaGeoModel | ParetoNBD
             # a BTYD model ranked churners better: its P(no purchase within the horizon) is the churn probability
             p_buy = baseline_model.probability_of_purchase_within(_summary(buyers), float(s.churn.horizon_days))
             scores.loc[rows, "churn_prob"] = 1.0 - p_buy.to_numpy()
+            saved["_churn_baseline"] = baseline_model
             reports.decide("churn", best[1], "baseline_better")
         elif not has_signal(churn_auc, **churn_n):
             scores.loc[rows, "churn_prob"] = nan
+            saved["_churn_model"] = None
             reports.decide("churn", "none", "no_signal")
         else:
             reports.decide("churn", "churn", "model_better")
         if not has_signal(churn_auc, **churn_n) and not has_signal(bg_auc, **churn_n):
             scores.loc[rows, "p_alive"] = nan
+            saved["_p_alive_null"] = True
     if "next_purchase_auc" in held and s.next_purchase.enabled:
         if not has_signal(held["next_purchase_auc"], **bought_n):
             scores.loc[rows, ["p_purchase_30d", "expected_days_to_next_purchase"]] = nan
+            saved["_next_purchase_null"] = True
             reports.decide("next_purchase", "none", "no_signal")
         elif held["next_purchase_auc"] >= held.get("recency_gap_auc", nan) or not np.isfinite(held["recency_gap_auc"]):
             reports.decide("next_purchase", "next_purchase", "model_better")
@@ -276,6 +286,7 @@ def _decide(s: ModelSettings, buyers: pd.DataFrame, bg: BetaGeoModel | ParetoNBD
             summary = _summary(buyers)
             rate = summary["frequency"].to_numpy(dtype=np.float64) / np.maximum(summary["T"].to_numpy(), 1.0)
             scores.loc[rows, "expected_purchases_90d"] = rate * 90.0
+            saved["_run_rate"] = True
             spend = saved.get("_spend")
             if spend is not None:
                 sub = summary.loc[summary.index.intersection(spend.index)]
@@ -310,6 +321,7 @@ def _anomalies(engine: Engine, s: ModelSettings, as_of: datetime, scores: pd.Dat
     flagged = int(reasons.notna().sum())
     reports.add("anomaly", "share_flagged", flagged / len(data), "", float("nan"), window, len(data),
                 f"IsolationForest on {', '.join(model.features_)}; reasons: robust z >= {s.anomaly.min_z}")
+    saved["_anomaly"] = model
     saved["anomaly"] = {"features": model.features_, "median_log1p": model.median_, "scale_log1p": model.scale_,
                         "window": window, "n": len(data), "settings": s.anomaly.model_dump()}
 
@@ -400,6 +412,8 @@ def run_models(ctx: StageContext) -> StageResult:
         except (HuaxiangError, ValueError, KeyError) as exc:
             reports.skip("recommend", f"recommendations failed: {exc}")
     lap("recommend")
+    # the fitted models and the build's choices, for the persons an identity correction refreshes
+    scorer = Scorer(as_of=as_of, settings=s, bg=bg, **{k[1:]: saved.pop(k) for k in list(saved) if k.startswith("_")})
     scores["as_of"] = pd.Timestamp(as_of)
     scores = scores.astype({c: "float64" for c in _FLOATS})
     scores["as_of"] = scores["as_of"].astype("datetime64[us]")
@@ -413,6 +427,10 @@ def run_models(ctx: StageContext) -> StageResult:
         folder = ctx.workspace_dir / "models"
         for name, payload in saved.items():
             _save(folder, name, {**payload, "as_of": str(as_of), "saved_at": datetime.now().isoformat(timespec="seconds")})
+        scorer.save(folder / SCORER_FILE)
+    else:
+        # an older build's scorer would re-score persons with models these scores did not come from
+        (ctx.workspace_dir / "models" / SCORER_FILE).unlink(missing_ok=True)
     lap("write")
     return StageResult(tables=counts, details={"as_of": str(as_of), "skipped": reports.skipped,
                                                "models": sorted(saved), "seconds": seconds})

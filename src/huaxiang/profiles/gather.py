@@ -108,7 +108,8 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
     ws
         An open workspace (built at least through clean).
     person_id
-        A person id as stored (returned as is when the person is known).
+        A person id as stored (returned as is when the person is known; a retired id merged into
+        another person gives that person's id, following ``person_aliases``).
     phone, email
         Normalised like the clean stage (``138 0013 8000`` → ``+8613800138000``), then looked up in
         ``identities`` (or ``customers_raw`` before the identity stage exists).
@@ -142,6 +143,12 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
         if not known and engine.has_table("features"):
             f = engine.table("features")
             known = int(engine.execute(f.filter(f.person_id == person_id).count()))
+        if not known and engine.has_table("person_aliases"):
+            # a retired id (merged into another person) answers with the person it went to
+            al = engine.table("person_aliases")
+            hit = engine.execute(al.filter(al.alias_id == person_id).select("person_id"))
+            if len(hit):
+                return str(hit["person_id"].iloc[0])
         if not known:
             raise PersonNotFoundError(f"no person {person_id!r} in this workspace; find one with "
                                  "`huaxiang show persons` or look up by --phone/--email/--source-id")

@@ -13,8 +13,12 @@ to ``as_of`` (``recency_days``, ``T``, …) count whole days the way a build cou
 compiled refresh is reused all day. :func:`refresh_everyone` (the scheduled refresh) recomputes every
 person's features and tags at a new ``as_of``: the rules that change with the passing of time.
 
-Segments and scores come from population models (k-means, RFM quantiles, BG/NBD, churn): their rows
-for a refreshed person are the last build's until the next build; a retired id's rows are removed.
+Segments and scores come from population models (k-means, RFM quantiles, BG/NBD, churn): a refreshed
+person's rows are recomputed with the last build's models and figures
+(:func:`~huaxiang.segments.refresh.refresh_segments`: RFM ranks among everyone's stored features and the
+saved k-means centroids; :func:`~huaxiang.models.scorer.refresh_scores`: the fitted models and choices
+the models stage saved); the persona cards, model reports and recommendations stay the last build's;
+a retired id's rows are removed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Any
 import pandas as pd
 
 from huaxiang.features.refresh import FeatureRefresher, replace_rows
+from huaxiang.models.scorer import refresh_scores
+from huaxiang.segments.refresh import refresh_segments
 from huaxiang.tags.refresh import TagRefresher
 from huaxiang.tags.specs import resolve_tag_specs
 
@@ -56,7 +62,8 @@ class RefreshResult:
 
 
 class PersonRefresher:
-    """Recompute features, tags and the refresh stamp of a few persons (see the module docstring).
+    """Recompute features, tags, segments, scores and the refresh stamp of a few persons (see the module
+    docstring).
 
     Built once per workspace connection: the compiled queries and the population figures are kept.
     """
@@ -86,10 +93,15 @@ class PersonRefresher:
         t1 = time.perf_counter()
         out.tag_changes = self.tags.refresh(ids, at=at)
         t2 = time.perf_counter()
+        refresh_segments(self.ws.engine, ids, self.ws.config.segments, workspace_dir=self.ws.path, as_of=as_of)
+        t3 = time.perf_counter()
+        refresh_scores(self.ws.engine, ids, workspace_dir=self.ws.path, as_of=as_of)
+        t4 = time.perf_counter()
         stamps = pd.DataFrame({"person_id": ids, "refreshed_at": pd.Timestamp(at), "as_of": pd.Timestamp(as_of)})
         stamps = stamps.astype({"refreshed_at": "datetime64[us]", "as_of": "datetime64[us]"})
         replace_rows(self.ws.engine, REFRESH_TABLE, stamps, ids)
-        out.seconds = {"features": t1 - t0, "tags": t2 - t1, "stamp": time.perf_counter() - t2,
+        out.seconds = {"features": t1 - t0, "tags": t2 - t1, "segments": t3 - t2, "scores": t4 - t3,
+                       "stamp": time.perf_counter() - t4,
                        **{f"features.{k}": v for k, v in self.features.timings.items()}}
         return out
 
