@@ -202,7 +202,7 @@ def test_merge_refreshes_segments_and_scores_and_retires_the_id(make_workspace: 
     ws.build(stages=["ingest", "clean", "identity", "features", "tags", "segments", "models"])
     first = persons_by_record(ws)
     li, han = first["crm:M3"], first["crm:M4"]
-    merge_persons(ws, [li, han])
+    ws.identity.merge([li, han], rebuild=False)
     survivor = persons_by_record(ws)["crm:M3"]
     retired = ({li, han} - {survivor}).pop()
     for table in ("segments", "scores", "recommendations"):
@@ -220,7 +220,7 @@ def test_merge_refreshes_segments_and_scores_and_retires_the_id(make_workspace: 
         pd.testing.assert_frame_equal(_rows(ws, table, survivor), rows, check_dtype=False)
 
     # a split gives both persons rows at once, again those of the next build
-    split_person(ws, survivor, ["crm:M4"])
+    ws.identity.split(survivor, ["crm:M4"], rebuild=False)
     han_now = persons_by_record(ws)["crm:M4"]
     split = {(t, p): _rows(ws, t, p) for t in ("segments", "scores") for p in (survivor, han_now)}
     assert all(len(rows) == 1 for rows in split.values())
@@ -268,7 +268,7 @@ def test_merge_rescores_the_survivor_with_the_last_builds_models(tmp_path: Any) 
     features = eng.execute(ws.table("features")).set_index("person_id").sort_index()
     buyers = features[features["frequency"] > 0].index
     a, b = buyers[0], buyers[1]
-    merge_persons(ws, [a, b])
+    ws.identity.merge([a, b], rebuild=False)
     survivor = resolve_person_id(ws, a)
     retired = b if survivor == a else a
     assert survivor in (a, b) and retired in set(eng.execute(ws.table("person_aliases"))["alias_id"])
