@@ -108,6 +108,10 @@ class _SubsetEngine:
         return getattr(self._engine, item)
 
 
+#: Years of festival calendar before ``as_of`` the refresh compiles in (past any customer's history).
+CALENDAR_YEARS = 30
+
+
 class FeatureRefresher:
     """Recompute ``features`` and ``person_category_pref`` rows of a few persons (see the module).
 
@@ -117,11 +121,15 @@ class FeatureRefresher:
         The workspace's DuckDB engine (built through the features stage).
     config
         The ``features:`` settings.
+    country
+        The workspace's ``country`` (its festival and payday calendars).
     """
 
-    def __init__(self, engine: Engine, config: FeatureSettings | dict[str, Any] | None = None) -> None:
+    def __init__(self, engine: Engine, config: FeatureSettings | dict[str, Any] | None = None, *,
+                 country: str | None = "CN") -> None:
         self.engine = engine
         self.settings = parse_settings(config)
+        self.country = country
         self._compiled: dict[tuple[datetime, bool], tuple[str, str, list[ir.Table]]] = {}
         self._pop_share: dict[str, float] | None = None
         self._pop_prices: dict[str, np.ndarray] | None = None
@@ -170,11 +178,31 @@ class FeatureRefresher:
     def _compile(self, present: set[str], as_of: datetime, attributes: bool) -> tuple[str, str]:
         key = (as_of, attributes)
         if key not in self._compiled:
-            from huaxiang.features.stage import DIMENSIONS, feature_tables
+            from huaxiang.features.stage import (
+                DIMENSIONS,
+                data_capabilities,
+                feature_tables,
+                resolve_calendar,
+            )
 
+            # The calendar and what the data holds are the population's (the whole warehouse, as the
+            # build saw it), not the few persons': a person with no festival order has share 0, not
+            # "no data".
+            settings = self.settings
+            if "festivals" not in settings.model_fields_set:
+                # compiled once, while the warehouse may still be filling up (a live start): the
+                # calendar covers every year up to as_of, not only the years loaded so far
+                from huaxiang.features.calendar import festival_calendar
+
+                years = range(as_of.year - CALENDAR_YEARS, as_of.year + 1)
+                settings = settings.model_copy(update={"festivals": festival_calendar(self.country, years)})
+            settings, has_paydays = resolve_calendar(self.engine, settings, country=self.country, as_of=as_of)
+            capabilities = data_capabilities(self.engine, settings, has_paydays=has_paydays, country=self.country,
+                                             as_of=as_of)
             sub: Any = _SubsetEngine(self.engine, present)
             dims = [d for d in DIMENSIONS if attributes or d != "attributes"]
-            tables = feature_tables(sub, as_of=as_of, config=self.settings, dimensions=dims)
+            tables = feature_tables(sub, as_of=as_of, config=settings, dimensions=dims, country=self.country,
+                                    capabilities=capabilities)
             exprs = [tables["features"], tables["person_category_pref"]]
             for e in exprs:  # memtables and UDFs in the expression are registered once
                 register_inputs(self.engine, e)

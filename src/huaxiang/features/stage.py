@@ -162,7 +162,7 @@ _LINE_COLUMNS = ("person_id", "_cat", "_brand", "spend", "price_pct")
 def feature_tables(
     engine: Engine, *, as_of: datetime | None = None, config: FeatureSettings | dict[str, Any] | None = None,
     person_ids: Sequence[str] | None = None, scratch: bool = False, dimensions: Collection[str] = DIMENSIONS,
-    country: str | None = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY, capabilities: pd.DataFrame | None = None,
 ) -> dict[str, ir.Table]:
     """``features`` and ``person_category_pref`` as expressions (see :func:`compute_features`),
     and ``data_capabilities`` (what the data holds, :mod:`~huaxiang.features.capabilities`).
@@ -171,7 +171,9 @@ def feature_tables(
     as temporary tables first, so each is computed once. ``dimensions``: a subset of
     :data:`DIMENSIONS` computes only those columns (``lifecycle_stage`` comes with ``rfm``).
     ``country``: the workspace's (festival and payday calendars, :mod:`~huaxiang.features.calendar`).
-    A feature whose inputs the data lacks is NULL for everyone.
+    A feature whose inputs the data lacks is NULL for everyone. ``capabilities``: what the whole
+    data holds, when ``engine`` sees only part of it (the refresh of a few persons passes the last
+    build's ``data_capabilities`` and a settings object with its calendar resolved).
     """
     unknown = set(dimensions) - set(DIMENSIONS)
     if unknown:
@@ -179,7 +181,8 @@ def feature_tables(
     s = parse_settings(config)
     as_of = as_of or s.as_of or default_as_of(engine)
     s, has_paydays = resolve_calendar(engine, s, country=country, as_of=as_of)
-    capabilities = data_capabilities(engine, s, has_paydays=has_paydays, country=country, as_of=as_of)
+    if capabilities is None:
+        capabilities = data_capabilities(engine, s, has_paydays=has_paydays, country=country, as_of=as_of)
     keys = person_keys(engine)
     # With scratch tables the orders, lines and category rows carry an integer person key: the
     # group-bys and windows over millions of them hash and sort integers instead of strings

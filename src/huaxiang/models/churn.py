@@ -350,9 +350,12 @@ class ChurnModel(Estimator):
         from joblib import Parallel, delayed
 
         def one(train: NDArray[np.int64], test: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-            learner = self._gbm(M.columns) if name == "gbm" else self._logistic()
-            learner.fit(M.iloc[train], target[train])
-            return test, learner.predict_proba(M.iloc[test])[:, 1]
+            # A column with no value in this fold's training rows says nothing there (and
+            # scikit-learn's histogram binning fails on it): leave it out of this fold.
+            kept = M.columns[M.iloc[train].notna().any().to_numpy()]
+            learner = self._gbm(kept) if name == "gbm" else self._logistic()
+            learner.fit(M.iloc[train][kept], target[train])
+            return test, learner.predict_proba(M.iloc[test][kept])[:, 1]
 
         scores = np.zeros(len(M))
         for test, fold_scores in Parallel(n_jobs=2, prefer="threads")(

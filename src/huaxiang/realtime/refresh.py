@@ -70,7 +70,7 @@ class PersonRefresher:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.features = FeatureRefresher(ws.engine, ws.config.features)
+        self.features = FeatureRefresher(ws.engine, ws.config.features, country=ws.config.country)
         self.tags = TagRefresher(ws.engine, resolve_tag_specs(ws.config.tags))
 
     def reset(self) -> None:
