@@ -43,7 +43,7 @@ from huaxiang.engine.base import Engine
 from huaxiang.features.preferences import UNKNOWN
 from huaxiang.features.settings import FeatureSettings, parse_settings
 
-__all__ = ["FeatureRefresher", "replace_rows", "time_dependent_features"]
+__all__ = ["FeatureRefresher", "time_dependent_features"]
 
 #: Tables the feature expression reads, each restricted to the touched persons.
 _SUBSET = ("record_persons", "identities", "customers_raw", "orders", "order_items", "events", "interactions",
@@ -82,12 +82,6 @@ def register_inputs(engine: Engine, expr: ir.Expr) -> None:
         if "already exists" not in str(exc):
             raise
     con._register_in_memory_tables(expr)
-
-
-def replace_rows(engine: Engine, name: str, rows: pd.DataFrame | pa.Table, person_ids: Sequence[str]) -> None:
-    """Replace the rows of ``person_ids`` in the stored table ``name`` by ``rows`` (see
-    :meth:`huaxiang.engine.base.Engine.replace_rows`)."""
-    engine.replace_rows(name, rows, person_ids)
 
 
 class _SubsetEngine:
@@ -327,7 +321,7 @@ class FeatureRefresher:
         features, prefs = self.compute(ids, as_of=as_of, attributes_changed=attributes_changed)
         for name, rows in (("features", features), ("person_category_pref", prefs)):
             stored = self.engine.table(name).schema() if self.engine.has_table(name) else None
-            replace_rows(self.engine, name, rows if stored is None else _typed(rows, stored), ids)
+            self.engine.replace_rows(name, rows if stored is None else _typed(rows, stored), ids)
         return features
 
 

@@ -154,7 +154,6 @@ def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: 
     before this one, or ``models.save: false``): the rows stay the last build's. A person no longer in ``features``
     loses their row.
     """
-    from huaxiang.features.refresh import replace_rows
     from huaxiang.models.stage import SCORE_COLUMNS
 
     if not engine.has_table("scores") or not engine.has_table("features"):
@@ -181,5 +180,5 @@ def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: 
     _floats = [c for c in SCORE_COLUMNS if c not in ("person_id", "anomaly_reasons", "as_of")]
     scores = scores.astype({c: "float64" for c in _floats})
     scores["anomaly_reasons"] = scores["anomaly_reasons"].astype(object).where(scores["anomaly_reasons"].notna(), None)
-    replace_rows(engine, "scores", scores[SCORE_COLUMNS], ids)
+    engine.replace_rows("scores", scores[SCORE_COLUMNS], ids)
     return len(scores)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from huaxiang.features.refresh import FeatureRefresher, replace_rows
+from huaxiang.features.refresh import FeatureRefresher
 from huaxiang.models.scorer import refresh_scores
 from huaxiang.segments.refresh import refresh_segments
 from huaxiang.tags.refresh import TagRefresher
@@ -99,7 +99,7 @@ class PersonRefresher:
         t4 = time.perf_counter()
         stamps = pd.DataFrame({"person_id": ids, "refreshed_at": pd.Timestamp(at), "as_of": pd.Timestamp(as_of)})
         stamps = stamps.astype({"refreshed_at": "datetime64[us]", "as_of": "datetime64[us]"})
-        replace_rows(self.ws.engine, REFRESH_TABLE, stamps, ids)
+        self.ws.engine.replace_rows(REFRESH_TABLE, stamps, ids)
         out.seconds = {"features": t1 - t0, "tags": t2 - t1, "segments": t3 - t2, "scores": t4 - t3,
                        "stamp": time.perf_counter() - t4,
                        **{f"features.{k}": v for k, v in self.features.timings.items()}}

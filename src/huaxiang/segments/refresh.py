@@ -41,7 +41,6 @@ import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import Engine
-from huaxiang.features.refresh import replace_rows
 from huaxiang.segments.clusters import MODEL_FILE, load_model
 from huaxiang.segments.rfm import compute_rfm_segments
 from huaxiang.segments.settings import parse_settings
@@ -95,5 +94,5 @@ def refresh_segments(engine: Engine, person_ids: Sequence[str], settings: dict[s
     frame = frame[[c for c in stored.columns if c in frame.columns]]
     schema = stored.schema()
     arrow = ibis.schema({c: schema[c] for c in frame.columns}).to_pyarrow()
-    replace_rows(engine, "segments", pa.Table.from_pandas(frame, schema=arrow, preserve_index=False), ids)
+    engine.replace_rows("segments", pa.Table.from_pandas(frame, schema=arrow, preserve_index=False), ids)
     return len(frame)

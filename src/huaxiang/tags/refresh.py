@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import Engine
-from huaxiang.features.refresh import register_inputs, replace_rows, time_dependent_features
+from huaxiang.features.refresh import register_inputs, time_dependent_features
 from huaxiang.tags.assign import assign_tags
 from huaxiang.tags.specs import TagSpec
 from huaxiang.tags.stage import CURRENT, HISTORY, catalog_frame, usable_specs
@@ -122,8 +122,8 @@ class TagRefresher:
         current = current[["person_id", "tag_id", "name_zh", "name_en", "reason", "since", "as_of"]]
         current["since"] = pd.to_datetime(current["since"]).astype("datetime64[us]")
         current["as_of"] = pd.to_datetime(current["as_of"]).astype("datetime64[us]")
-        replace_rows(eng, CURRENT, current, ids)
-        replace_rows(eng, HISTORY, history[["person_id", "tag_id", "valid_from", "valid_to"]], ids)
+        eng.replace_rows(CURRENT, current, ids)
+        eng.replace_rows(HISTORY, history[["person_id", "tag_id", "valid_from", "valid_to"]], ids)
         changes = pd.DataFrame({"person_id": [*new_rows["person_id"], *ended["person_id"]],
                                 "tag_id": [*new_rows["tag_id"], *ended["tag_id"]],
                                 "change": ["added"] * len(new_rows) + ["removed"] * len(ended)})
