@@ -48,7 +48,7 @@ def _vandal(ctx: StageContext, name: str) -> StageResult:
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted((folder / "models").glob("*"))}
+    return {p.name: p.read_bytes() for p in sorted((folder / "models").glob("*"))}
 
 
 def _answers(folder: Path, before: dict[str, tuple[int, str]]) -> None:
