@@ -47,7 +47,7 @@ def _vandal(ctx: StageContext, name: str) -> StageResult:
     return StageResult(tables={"orders": 0})
 
 
-def _files(folder: Path) -> dict[str, str]:
+def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((folder / "models").glob("*"))}
 
 
