@@ -80,8 +80,8 @@ def test_every_lookup_of_the_service_signature_finds_the_person(ws: huaxiang.Wor
 
 @pytest.mark.parametrize(("lookup", "message"), [
     ({"person_id": "P9"}, "no person 'P9' in this workspace"),
-    ({"user_id": "U9"}, "no person has user_id U9"),
-    ({"anonymous_id": "dev-0"}, "no person has anonymous_id dev-0"),
+    ({"user_id": "U9"}, "no person has user id 'U9'"),
+    ({"anonymous_id": "dev-0"}, "no person has anonymous id 'dev-0'"),
     ({"phone": "13900139000"}, "no person has phone +8613900139000"),
 ])
 def test_nobody_found_is_a_lookup_error(ws: huaxiang.Workspace, lookup: dict[str, str], message: str) -> None:

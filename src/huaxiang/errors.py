@@ -71,3 +71,7 @@ class ArgumentError(ValueError, HuaxiangError):
 
 class WorkspaceBusyError(WorkspaceError):
     """Another process holds the workspace (a build, the service): says what runs, its pid and since when."""
+
+
+class AmbiguousPersonError(WorkspaceError):
+    """A lookup (phone, e-mail, user id …) names several persons: the message lists them; ask by person id."""

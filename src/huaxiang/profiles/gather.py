@@ -20,51 +20,21 @@ huaxiang.errors.PersonNotFoundError: no person has phone +8613800138000 (normali
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from huaxiang.errors import PersonNotFoundError, WorkspaceError
+from huaxiang.errors import AmbiguousPersonError, PersonNotFoundError, WorkspaceError
+from huaxiang.profiles.documents import gather_documents
 
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
     from huaxiang.workspace import Workspace
 
 __all__ = ["customer_profile", "find_person", "gather_profile"]
-
-#: Tables shown only when a later stage wrote them.
-OPTIONAL_TABLES = ("scores", "segments", "recommendations")
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return _jsonable(value.item())
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _jsonable(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
 
 def _normalise(engine: Engine, value: str, fn: Callable[[ir.StringValue], ir.StringValue]) -> str | None:
     """Run a clean-stage normaliser on one value, on the workspace's engine."""
@@ -123,8 +93,10 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
     ------
     PersonNotFoundError
         When nobody matches.
+    AmbiguousPersonError
+        When several persons match.
     WorkspaceError
-        When several persons match, or not exactly one lookup is given.
+        When not exactly one lookup is given.
 
     Examples
     --------
@@ -165,7 +137,9 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
     elif user_id or anonymous_id:
         kind, ident = ("user_id", str(user_id).strip()) if user_id else ("anonymous_id", str(anonymous_id).strip())
         matches = _persons_for_identifier(engine, kind, ident)
-        what = f"{kind} {ident}"
+        if not matches and kind == "user_id":  # the live path stores app users as SOURCE:USER_ID
+            matches = _persons_for_identifier(engine, kind, f"{ws.config.service.source}:{ident}")
+        what = f"{kind.replace('_', ' ')} {ident!r}"
     else:
         from huaxiang.normalize import normalize_email, normalize_phone
 
@@ -181,103 +155,53 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
         raise PersonNotFoundError(f"no person has {what}; check the number or look the person up by "
                                   f"{'--email or --source-id' if phone else '--phone or --source-id'}")
     if len(matches) > 1:
-        raise WorkspaceError(f"{len(matches)} persons have {what}: {', '.join(matches[:10])}; "
+        raise AmbiguousPersonError(f"{len(matches)} persons have {what}: {', '.join(matches[:10])}; "
                              "pass one PERSON_ID")
     return matches[0]
 
 
-def _attributes(engine: Engine, person_id: str, keys: pd.DataFrame) -> dict[str, Any]:
-    if engine.has_table("persons"):
-        p = engine.table("persons")
-        frame = engine.execute(p.filter(p.person_id == person_id), limit=1)
-        if len(frame):
-            return _records(frame)[0]
-    raw = engine.table("customers_raw")
-    records = raw.inner_join(ibis.memtable(keys[["source", "source_customer_id"]].astype("string")),
-                             ["source", "source_customer_id"])
-    records = records.drop(*[c for c in records.columns if c.endswith("_right") or c.startswith("_hx")])
-    frame = engine.execute(records)
-    if "registered_at" in frame.columns:
-        frame = frame.sort_values("registered_at", ascending=False, na_position="last")
-    out: dict[str, Any] = {"person_id": person_id}
-    for column in frame.columns:
-        known = frame[column].dropna()
-        out[column] = _jsonable(known.iloc[0]) if len(known) else None
-    out["n_records"] = len(frame)
+def feature_catalog(engine: Engine, lang: str) -> dict[str, dict[str, str]]:
+    """``feature -> {dimension, definition (in lang), needs (when this data cannot support it)}``."""
+    if not engine.has_table("feature_catalog"):
+        return {}
+    text = "definition_en" if lang == "en" else "definition_zh"
+    out: dict[str, dict[str, str]] = {}
+    for row in engine.execute(engine.table("feature_catalog")).to_dict(orient="records"):
+        item = {"dimension": str(row.get("dimension") or "other"), "definition": str(row.get(text) or "")}
+        if row.get("supported") is False or row.get("supported") == 0:
+            item["needs"] = str(row.get("needs") or "")
+        out[str(row["name"])] = item
     return out
 
 
-def _features(engine: Engine, person_id: str, lang: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    if not engine.has_table("features"):
-        return {}, {}
-    f = engine.table("features")
-    frame = engine.execute(f.filter(f.person_id == person_id), limit=1)
-    if not len(frame):
-        return {}, {}
-    values = _records(frame)[0]
-    catalog: dict[str, tuple[str, str]] = {}
-    no_data: dict[str, str] = {}  # feature -> the inputs this workspace's data lacks
-    if engine.has_table("feature_catalog"):
-        cat = engine.execute(engine.table("feature_catalog"))
-        text = "definition_en" if lang == "en" else "definition_zh"
-        for row in cat.to_dict(orient="records"):
-            catalog[str(row["name"])] = (str(row.get("dimension") or "other"), str(row.get(text) or ""))
-            if row.get("supported") is False or row.get("supported") == 0:
-                no_data[str(row["name"])] = str(row.get("needs") or "")
+def group_features(values: dict[str, Any], catalog: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """Feature values grouped by dimension, each ``{value, definition}`` (plus ``no_data``/``needs``).
+
+    >>> group_features({"orders_total": 3}, {"orders_total": {"dimension": "rfm", "definition": "orders"}})
+    {'rfm': {'orders_total': {'value': 3, 'definition': 'orders'}}}
+    """
     grouped: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
-        if name in ("person_id",):
+        if name == "person_id":
             continue
-        dimension, definition = catalog.get(name, ("other", ""))
-        item: dict[str, Any] = {"value": value, "definition": definition}
-        if name in no_data:
+        entry = catalog.get(name, {})
+        item: dict[str, Any] = {"value": value, "definition": entry.get("definition", "")}
+        if "needs" in entry:
             item["no_data"] = True
-            item["needs"] = no_data[name]
-        grouped.setdefault(dimension, {})[name] = item
-    return grouped, values
+            item["needs"] = entry["needs"]
+        grouped.setdefault(entry.get("dimension", "other"), {})[name] = item
+    return grouped
 
 
-def _tags(engine: Engine, person_id: str, lang: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    current: list[dict[str, Any]] = []
-    if engine.has_table("person_tags"):
-        t = engine.table("person_tags")
-        frame = engine.execute(t.filter(t.person_id == person_id).order_by("tag_id"))
-        for row in _records(frame):
-            current.append({"tag_id": row["tag_id"], "name": row.get("name_en" if lang == "en" else "name_zh"),
-                            "name_zh": row.get("name_zh"), "name_en": row.get("name_en"),
-                            "reason": row.get("reason"), "since": row.get("since")})
-    history: list[dict[str, Any]] = []
-    if engine.has_table("tags"):
-        h = engine.table("tags")
-        frame = engine.execute(h.filter(h.person_id == person_id).order_by(["valid_from", "tag_id"]))
-        history = _records(frame.drop(columns=["person_id"]))
-    return current, history
-
-
-def _orders(engine: Engine, keys: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
-    o = engine.table("orders")
-    mine = o.inner_join(ibis.memtable(keys[["source", "source_customer_id"]].astype("string")),
-                        ["source", "source_customer_id"])
-    cols = [c for c in ("order_ts", "source", "order_id", "amount", "discount_amount", "channel", "payment_method",
-                        "status", "promo_id", "store_id") if c in o.columns]
-    frame = engine.execute(mine.select(*cols).order_by(ibis.desc("order_ts")), limit=limit)
-    return _records(frame)
-
-
-def _events(engine: Engine, person_id: str, keys: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
-    e = engine.table("events")
-    users = e.inner_join(ibis.memtable(keys[["source", "source_customer_id"]].astype("string")).rename(
-        user_id="source_customer_id"), ["source", "user_id"])
-    users = users.select(*e.columns)
-    found = users
-    if engine.has_table("identities"):
-        ids = engine.table("identities")
-        anon = ids.filter((ids.person_id == person_id) & (ids.identifier_type == "anonymous_id"))
-        anon_events = e.semi_join(anon, e.anonymous_id == anon.identifier_value)
-        found = ibis.union(users, anon_events.select(*e.columns), distinct=True)
-    cols = [c for c in ("event_ts", "event_type", "channel", "session_id", "properties") if c in e.columns]
-    frame = engine.execute(found.select(*cols).order_by(ibis.desc("event_ts")), limit=limit)
-    return _records(frame)
+def shape_document(doc: dict[str, Any], lang: str, catalog: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A stored document as :func:`gather_profile` returns it: features grouped with their definitions in
+    ``lang``, each tag's ``name`` in ``lang`` beside both names."""
+    out = {k: v for k, v in doc.items() if k not in ("features", "tags")}
+    out["features"] = group_features(doc.get("features", {}), catalog)
+    out["tags"] = [{"tag_id": t["tag_id"], "name": t.get("name_en" if lang == "en" else "name_zh"),
+                    "name_zh": t.get("name_zh"), "name_en": t.get("name_en"), "reason": t.get("reason"),
+                    "since": t.get("since")} for t in doc.get("tags", [])]
+    return out
 
 
 def customer_profile(ws: Workspace, person_id: str | None = None, *, phone: str | None = None,
@@ -342,39 +266,9 @@ def gather_profile(ws: Workspace, person_id: str | None = None, *, phone: str | 
         raise WorkspaceError(f"--lang {lang!r}: use zh or en")
     pid = find_person(ws, person_id, phone=phone, email=email, source_id=source_id, user_id=user_id,
                       anonymous_id=anonymous_id)
-    engine = ws.engine
-    k = _person_keys(engine)
-    keys = engine.execute(k.filter(k.person_id == pid).select("source", "source_customer_id").distinct())
-    keys = keys.sort_values(["source", "source_customer_id"]).reset_index(drop=True)
-    features, _values = _features(engine, pid, lang)
-    tags, history = _tags(engine, pid, lang)
-    out: dict[str, Any] = {
-        "person_id": pid,
-        "records": _records(keys),
-        "attributes": _attributes(engine, pid, keys),
-        "features": features,
-        "tags": tags,
-        "tag_history": history,
-        "orders": _orders(engine, keys, recent),
-        "events": _events(engine, pid, keys, recent) if engine.has_table("events") else [],
-    }
-    for name in OPTIONAL_TABLES:
-        if engine.has_table(name):
-            t = engine.table(name)
-            if "person_id" in t.columns:
-                mine = t.filter(t.person_id == pid)
-                if name == "recommendations":
-                    mine = _with_product_names(engine, mine)
-                out[name] = _records(engine.execute(mine))
-    return out
+    docs = gather_documents(ws.engine, [pid], recent=recent)
+    if pid not in docs:
+        raise PersonNotFoundError(f"no person {pid!r} in this workspace; find one with `huaxiang show persons`")
+    return shape_document(docs[pid], lang, feature_catalog(ws.engine, lang))
 
 
-def _with_product_names(engine: Engine, recs: ir.Table) -> ir.Table:
-    """Recommendations with ``product_name`` (and category) beside the product code, best first."""
-    if "product_id" not in recs.columns or not engine.has_table("products"):
-        return recs
-    p = engine.table("products")
-    names = p.group_by("product_id").aggregate(product_name=p["name"].max(), category=p.category.max())
-    joined = recs.left_join(names, "product_id")
-    joined = joined.select(*recs.columns, "product_name", *(["category"] if "category" not in recs.columns else []))
-    return joined.order_by("rank") if "rank" in recs.columns else joined

@@ -13,6 +13,9 @@ to ``as_of`` (``recency_days``, ``T``, …) count whole days the way a build cou
 compiled refresh is reused all day. :func:`refresh_everyone` (the scheduled refresh) recomputes every
 person's features and tags at a new ``as_of``: the rules that change with the passing of time.
 
+Each refresh ends by publishing the persons' profile documents (:meth:`ws.profiles.publish
+<huaxiang.profiles.ProfilesComponent.publish>`): the profile API reads those.
+
 Segments and scores come from population models (k-means, RFM quantiles, BG/NBD, churn): a refreshed
 person's rows are recomputed with the last build's models and figures
 (:func:`~huaxiang.segments.refresh.refresh_segments`: RFM ranks among everyone's stored features and the
@@ -68,8 +71,10 @@ class PersonRefresher:
     Built once per workspace connection: the compiled queries and the population figures are kept.
     """
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, *, publish: bool = True) -> None:
         self.ws = ws
+        #: Write the refreshed persons' documents to the profile store (what the profile API reads).
+        self.publish = publish
         self.features = FeatureRefresher(ws.engine, ws.config.features, country=ws.config.country)
         self.tags = TagRefresher(ws.engine, resolve_tag_specs(ws.config.tags))
 
@@ -100,8 +105,11 @@ class PersonRefresher:
         stamps = pd.DataFrame({"person_id": ids, "refreshed_at": pd.Timestamp(at), "as_of": pd.Timestamp(as_of)})
         stamps = stamps.astype({"refreshed_at": "datetime64[us]", "as_of": "datetime64[us]"})
         self.ws.engine.replace_rows(REFRESH_TABLE, stamps, ids)
+        t5 = time.perf_counter()
+        if self.publish:
+            self.ws.profiles.publish(ids)
         out.seconds = {"features": t1 - t0, "tags": t2 - t1, "segments": t3 - t2, "scores": t4 - t3,
-                       "stamp": time.perf_counter() - t4,
+                       "stamp": t5 - t4, "publish": time.perf_counter() - t5,
                        **{f"features.{k}": v for k, v in self.features.timings.items()}}
         return out
 
@@ -146,5 +154,6 @@ def refresh_everyone(ws: Any, *, as_of: datetime | None = None) -> dict[str, Any
     import ibis
 
     eng.materialize(REFRESH_TABLE, ibis.memtable(stamps))
+    details["published"] = ws.profiles.publish_all()
     details["seconds"] = round(time.perf_counter() - started, 3)
     return details

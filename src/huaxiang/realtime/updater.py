@@ -8,12 +8,13 @@ One :class:`Updater` per served workspace. Its thread reads the journal in micro
    ``event_id``);
 2. attaches new records and identifiers to persons with the identity stage's guard rails
    (:func:`~huaxiang.identity.incremental.attach_touched`);
-3. refreshes the touched persons' features, tags and tag history
-   (:class:`~huaxiang.realtime.refresh.PersonRefresher`);
+3. refreshes the touched persons' features, tags and tag history, segments and scores, and publishes
+   their profile documents (:class:`~huaxiang.realtime.refresh.PersonRefresher`);
 4. commits the batch's last ``seq`` in the journal — after the warehouse, so a crash in between
    replays the batch, and the keyed writes make the replay change nothing.
 
-Batches are applied one after another by one thread, so one person's events are never processed
+Before the first batch the thread publishes every person's profile document when the store does not
+hold this build's yet (:meth:`Updater.publish_profiles`). Batches are applied one after another by one thread, so one person's events are never processed
 concurrently and an identity merge cannot race. Every ``refresh_every`` seconds the thread runs the
 scheduled refresh (:func:`~huaxiang.realtime.refresh.refresh_everyone`) between batches.
 
@@ -190,7 +191,23 @@ class Updater:
             return details
 
     # ------------------------------------------------------------------- thread
+    def publish_profiles(self) -> int:
+        """Publish every person's profile document unless the store already holds this build's (at start)."""
+        with self._lock:
+            profiles = self.ws.profiles
+            if profiles.store.is_complete() or not self.ws.engine.has_table("record_persons"):
+                return 0
+            t0 = time.perf_counter()
+            written = profiles.publish_all()
+            log.info("huaxiang updater: published %d profiles in %.1f s", written, time.perf_counter() - t0)
+            return written
+
     def _run(self) -> None:
+        try:
+            self.publish_profiles()
+        except Exception as exc:  # serve all the same: reads fall back to the warehouse
+            self.error = exc
+            log.exception("huaxiang updater: publishing the profiles failed")
         while not self._stop.is_set():
             try:
                 n = self.step()

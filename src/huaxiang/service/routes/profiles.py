@@ -6,19 +6,18 @@ feature definitions) in Chinese or English by ``Accept-Language``. A retired per
 another) answers with the profile of the id it was merged into, naming the id asked for in
 ``resolved_from``. 404 when nobody matches, 409 when several do.
 
-The profile comes from the core through :func:`read_profile`, the one place the route touches it.
+The profile comes from the core (``ws.profiles.get``: the profile store the updater publishes to, one
+key read; the warehouse for a person not published yet); :func:`read_profile` only shapes it.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
-from huaxiang.errors import WorkspaceError
+from huaxiang.errors import AmbiguousPersonError, PersonNotFoundError
 from huaxiang.service.deps import WorkspaceDep, require_role
 
 if TYPE_CHECKING:
@@ -57,19 +56,6 @@ class ProfilePublic(BaseModel):
     updated_at: str | None = Field(None, description="when the person was last refreshed")
 
 
-# One DuckDB connection must not run two queries at once: reads on the service's connection take turns.
-_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def _lock_for(ws: Any) -> threading.Lock:
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(ws)
-        if lock is None:
-            lock = _LOCKS[ws] = threading.Lock()
-        return lock
-
-
 def _language(accept_language: str | None) -> str:
     """``en`` when English comes before Chinese in ``Accept-Language``, else ``zh``.
 
@@ -90,105 +76,31 @@ def _language(accept_language: str | None) -> str:
     return "zh"
 
 
-def _one(engine: Any, expr: Any) -> list[str]:
-    return sorted({str(v) for v in engine.execute(expr).iloc[:, 0]})
+def read_profile(ws: Workspace, lang: str = "zh", **lookup: Any) -> ProfilePublic:
+    """The core's profile (``ws.profiles.get``: the profile store, else the warehouse) as the API shows it.
 
-
-def _resolve(ws: Workspace, person_id: str | None, user_id: str | None, anonymous_id: str | None) -> tuple[
-        str | None, str | None]:
-    """``(person_id, resolved_from)``: follows ``person_aliases``; maps a user or anonymous id to a person."""
-    eng = ws.engine
-    if person_id and eng.has_table("person_aliases") and eng.has_table("record_persons"):
-        rp = eng.table("record_persons")
-        if not _one(eng, rp.filter(rp.person_id == person_id).select("person_id").limit(1)):
-            al = eng.table("person_aliases")
-            hit = _one(eng, al.filter(al.alias_id == person_id).select("person_id"))
-            if hit:
-                return hit[0], person_id
-        return person_id, None
-    if user_id is None and anonymous_id is None:
-        return person_id, None
-    found: list[str] = []
-    if eng.has_table("identities"):
-        ids = eng.table("identities")
-        if user_id is not None:
-            source = str(ws.config.service.source)
-            cond = (ids.identifier_type == "user_id") & ids.identifier_value.isin([f"{source}:{user_id}"])
-        else:
-            cond = ids.identifier_type.isin(["anonymous_id", "device_id"]) & (ids.identifier_value == anonymous_id)
-        found = _one(eng, ids.filter(cond).select("person_id"))
-    if not found and user_id is not None and eng.has_table("record_persons"):
-        rp = eng.table("record_persons")
-        found = _one(eng, rp.filter(rp.source_customer_id == user_id).select("person_id"))
-    what = f"user id {user_id!r}" if user_id is not None else f"anonymous id {anonymous_id!r}"
-    if not found:
-        raise WorkspaceError(f"no person has {what}; the events may not be applied yet, or look up by phone/email")
-    if len(found) > 1:
-        raise WorkspaceError(f"{len(found)} persons have {what}: {', '.join(found[:10])}; ask by person id")
-    return found[0], None
-
-
-def read_profile(ws: Workspace, person_id: str | None = None, *, phone: str | None = None,
-                 email: str | None = None, source_id: str | None = None, user_id: str | None = None,
-                 anonymous_id: str | None = None, lang: str = "zh") -> ProfilePublic:
-    """The adapter between the route and the core's profile (today :func:`huaxiang.profile.customer_profile`).
-
-    Raises :class:`~huaxiang.errors.WorkspaceError` when nobody or several persons match.
+    Raises :class:`~huaxiang.errors.PersonNotFoundError` or :class:`~huaxiang.errors.AmbiguousPersonError`.
     """
-    from huaxiang.profile import customer_profile
-
-    eng = ws.engine
-    pid, resolved_from = _resolve(ws, person_id, user_id, anonymous_id)
-    profile = customer_profile(ws, pid, phone=phone, email=email, source_id=source_id, lang=lang)
-    pid = str(profile["person_id"])
-    names: dict[str, tuple[Any, Any]] = {}
-    if eng.has_table("person_tags"):
-        pt = eng.table("person_tags")
-        frame = eng.execute(pt.filter(pt.person_id == pid).select("tag_id", "name_zh", "name_en"))
-        names = {str(t): (zh, en) for t, zh, en in zip(frame["tag_id"], frame["name_zh"], frame["name_en"],
-                                                       strict=True)}
-    tiers = _tiers(ws)
-    tags = [TagPublic(id=t["tag_id"], name=t.get("name"), name_zh=names.get(t["tag_id"], (None, None))[0],
-                      name_en=names.get(t["tag_id"], (None, None))[1], reason=t.get("reason"),
-                      since=t.get("since"), tier=tiers.get(t["tag_id"])) for t in profile.get("tags", [])]
-    as_of = None
-    for group in profile.get("features", {}).values():
-        if "as_of" in group:
-            as_of = group["as_of"]["value"]
-    updated_at = None
-    if eng.has_table("person_refresh"):
-        pr = eng.table("person_refresh")
-        got = eng.execute(pr.filter(pr.person_id == pid).select("refreshed_at", "as_of"))
-        if len(got):
-            updated_at = str(got["refreshed_at"].iloc[0].isoformat())
-            as_of = str(got["as_of"].iloc[0].isoformat())
-    if updated_at is None:
-        last = ws.last_build()
-        updated_at = last.started_at if last else None
+    profile = ws.profiles.get(lang=lang, **lookup)
+    data = profile.model_dump(mode="json")
     return ProfilePublic(
-        person_id=pid, resolved_from=resolved_from, records=profile.get("records", []),
-        attributes=profile.get("attributes", {}), features=profile.get("features", {}), tags=tags,
-        segments=profile.get("segments", []), scores=profile.get("scores", []),
-        recommendations=profile.get("recommendations", []), orders=profile.get("orders", []),
-        events=profile.get("events", []), as_of=as_of, updated_at=updated_at,
+        person_id=profile.person_id, resolved_from=profile.resolved_from, records=data["records"],
+        attributes=data["attributes"], features=data["features"],
+        tags=[TagPublic(id=t.id, name=t.name(lang), name_zh=t.name_zh, name_en=t.name_en, reason=t.reason,
+                        since=t.since.isoformat() if t.since else None, tier=t.tier) for t in profile.tags],
+        segments=data["segments"], scores=[data["scores"]] if data["scores"] else [],
+        recommendations=data["recommendations"], orders=data["orders"], events=data["events"],
+        as_of=data["as_of"], updated_at=data["updated_at"],
     )
-
-
-def _tiers(ws: Workspace) -> dict[str, str]:
-    from huaxiang.tags.refresh import tag_tiers
-    from huaxiang.tags.specs import resolve_tag_specs
-
-    return tag_tiers(resolve_tag_specs(ws.config.tags))
 
 
 def _answer(ws: Workspace, lang: str, **lookup: Any) -> ProfilePublic:
     try:
-        with _lock_for(ws):
-            return read_profile(ws, lang=lang, **lookup)
-    except WorkspaceError as exc:
-        message = str(exc)
-        code = status.HTTP_409_CONFLICT if " persons have " in message else status.HTTP_404_NOT_FOUND
-        raise HTTPException(code, message) from None
+        return read_profile(ws, lang=lang, **lookup)
+    except PersonNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AmbiguousPersonError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 @router.get("/{person_id}", response_model=ProfilePublic, responses={404: {"description": "no such person"}})
