@@ -132,15 +132,28 @@ def load_scorer(path: str | Path) -> Scorer | None:
     True
     """
     file = Path(path)
-    if not file.exists():
+    try:
+        stamp = file.stat()
+    except OSError:
         return None
+    key = (str(file.resolve()), stamp.st_mtime_ns, stamp.st_size)
+    if key in _LOADED:  # the live path scores every micro-batch: load the file once per version
+        return _LOADED[key]
     import joblib
 
     try:
         scorer = joblib.load(file)
     except (OSError, ValueError, EOFError, AttributeError, ModuleNotFoundError):
         return None
-    return scorer if isinstance(scorer, Scorer) else None
+    if not isinstance(scorer, Scorer):
+        return None
+    _LOADED.clear()
+    _LOADED[key] = scorer
+    return scorer
+
+
+#: The last scorer loaded, by (file, mtime, size).
+_LOADED: dict[tuple[str, int, int], Scorer] = {}
 
 
 def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: str | Path,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import orjson
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ def jsonable(value: Any) -> Any:
     """
     if value is None:
         return None
-    if isinstance(value, pd.Timestamp | datetime | date | time):
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, pd.Timestamp | datetime | date):
         return None if pd.isna(value) else value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
@@ -76,15 +79,36 @@ def jsonable(value: Any) -> Any:
 
 
 def _rows(engine: Engine, expr: ir.Table, drop: Sequence[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """``person_id -> rows`` of ``expr`` (JSON-ready, without the ``drop`` columns), in its order.
+    """``person_id -> rows`` of ``expr`` (without the ``drop`` columns), in its order.
 
     Read through Arrow, not pandas: an integer column with a NULL stays integer (pandas makes it float).
+    Values are Python's (datetime, float NaN …); :func:`_plain` makes the documents JSON data at the end.
     """
     out: dict[str, list[dict[str, Any]]] = {}
     for row in engine.to_pyarrow(expr).to_pylist():
         pid = str(row["person_id"])
-        out.setdefault(pid, []).append({str(k): jsonable(v) for k, v in row.items() if k not in drop})
+        for column in drop:
+            del row[column]
+        out.setdefault(pid, []).append(row)
     return out
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def _plain(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``docs`` as JSON data (timestamps as ISO 8601 text, NaN as None), in one pass of orjson.
+
+    >>> _plain({"P1": {"at": datetime(2026, 12, 7, 10), "x": float("nan")}})
+    {'P1': {'at': '2026-12-07T10:00:00', 'x': None}}
+    """
+    data: dict[str, dict[str, Any]] = orjson.loads(orjson.dumps(docs, default=_default))
+    return data
 
 
 def _ids(person_ids: Sequence[str]) -> ir.Table:
@@ -235,7 +259,7 @@ def gather_documents(engine: Engine, person_ids: Sequence[str], *, recent: int =
         doc["refreshed_at"] = stamp.get("refreshed_at")
         doc["as_of"] = stamp.get("as_of") or doc["features"].get("as_of")
         docs[pid] = doc
-    return docs
+    return _plain(docs)
 
 
 def lookup_keys(engine: Engine, person_ids: Sequence[str]) -> list[tuple[str, str, str]]:

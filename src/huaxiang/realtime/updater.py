@@ -94,6 +94,10 @@ class Updater:
         The ``source`` column of the rows the messages become (``service.source``, default ``app``).
     refresh_every
         Seconds between scheduled refreshes (``service.refresh_every``, default 1 h); 0 turns it off.
+    models_every
+        Seconds between recomputing the segments and scores of the persons refreshed meanwhile (they
+        also follow whenever the journal is drained); 0 recomputes them in every micro-batch. Features,
+        tags and the profile documents follow every micro-batch.
     clock
         Now, as a naive time in the workspace's time zone (default: the wall clock there); tests pin it.
         The live ``as_of`` and the tag history stamps come from it.
@@ -101,7 +105,7 @@ class Updater:
 
     def __init__(self, ws: Any, journal: Any, *, batch_size: int = 5000, interval: float = 0.2,
                  source: str | None = None, refresh_every: float | str | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, models_every: float = 10.0) -> None:
         from huaxiang.workspace import Workspace
 
         service = dict(ws.config.service or {})
@@ -120,6 +124,9 @@ class Updater:
         self._thread: threading.Thread | None = None
         self._refresher: PersonRefresher | None = None
         self._last_scheduled = time.monotonic()
+        self.models_every = models_every
+        self._model_debt: set[str] = set()
+        self._last_models = time.monotonic()
         self.reports: list[BatchReport] = []
         self.error: BaseException | None = None
 
@@ -152,8 +159,11 @@ class Updater:
             at = self.clock()
             # The attribute columns read only customer records: recomputed when one changed.
             result = self._refresher_for().refresh(sorted(persons), as_of=live_as_of(at), at=at,
-                                                   attributes_changed=bool(written.customer_records))
+                                                   attributes_changed=bool(written.customer_records),
+                                                   models=not self.models_every)
             seconds.update(result.seconds)
+            if self.models_every:
+                self._model_debt |= persons
         seconds["total"] = time.perf_counter() - t0
         last = entries[-1].seq
         self.journal.commit(last)
@@ -163,14 +173,27 @@ class Updater:
         del self.reports[:-100]
         return report
 
+    def refresh_models(self) -> dict[str, float]:
+        """Recompute the segments and scores of the persons refreshed since the last call (see ``models_every``)."""
+        with self._lock:
+            debt, self._model_debt = self._model_debt, set()
+            self._last_models = time.monotonic()
+            if not debt:
+                return {}
+            return self._refresher_for().refresh_models(sorted(debt), as_of=live_as_of(self.clock()))
+
     def step(self) -> int:
-        """Apply one micro-batch if the journal holds one; returns how many messages were applied."""
+        """Apply one micro-batch if the journal holds one; returns how many messages were applied.
+
+        Segments and scores follow every ``models_every`` seconds, and whenever the journal is drained.
+        """
         with self._lock:
             entries = self.journal.read(self.journal.committed(), self.batch_size)
-            if not entries:
-                return 0
-            self.apply(entries)
-            return len(entries)
+            if entries:
+                self.apply(entries)
+        if self._model_debt and (not entries or time.monotonic() - self._last_models >= self.models_every):
+            self.refresh_models()
+        return len(entries)
 
     def drain(self) -> int:
         """Apply everything the journal holds now, synchronously; returns the messages applied."""
@@ -178,6 +201,7 @@ class Updater:
         while True:
             n = self.step()
             if not n:
+                self.refresh_models()
                 return total
             total += n
 

@@ -32,7 +32,8 @@ __all__ = ["WriteResult", "ensure_tables", "write_batch"]
 @dataclass
 class WriteResult:
     """What a batch changed: the customer keys and anonymous ids it touched, the customer records it
-    wrote, the (source, user id, anonymous id) links its events carry, rows per table."""
+    created or changed (a repeat of stored traits is not a change), the (source, user id, anonymous id)
+    links its events carry, rows per table."""
 
     records: set[tuple[str, str]] = field(default_factory=set)
     anonymous_ids: set[str] = field(default_factory=set)
@@ -90,11 +91,16 @@ def write_batch(engine: Engine, batch: MappedBatch, config: WorkspaceConfig) -> 
             raw.execute(
                 "CREATE OR REPLACE TEMP TABLE _hx_rt_cust AS SELECT n.source, n.source_customer_id, "
                 f"{merged} FROM {new} n LEFT JOIN customers_raw o USING (source, source_customer_id)")
+            # SDKs repeat the same traits on every identify: only a record that is new or differs now
+            # counts as changed (and makes the identity step and the attribute features run again)
+            differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in cols)
+            changed = raw.execute(
+                "SELECT n.source, n.source_customer_id FROM _hx_rt_cust n LEFT JOIN customers_raw o "
+                f"USING (source, source_customer_id) WHERE o.source IS NULL OR {differs}").fetchall()
             raw.execute("DELETE FROM customers_raw WHERE (source, source_customer_id) IN "
                         "(SELECT (source, source_customer_id) FROM _hx_rt_cust)")
             raw.execute("INSERT INTO customers_raw BY NAME SELECT * FROM _hx_rt_cust")
-            keys = batch.customers[["source", "source_customer_id"]].astype(str).itertuples(index=False, name=None)
-            result.customer_records |= set(keys)
+            result.customer_records |= {(str(s), str(c)) for s, c in changed}
             result.rows["customers_raw"] = len(batch.customers)
         if len(batch.products):
             new = reg("_hx_rt_in_products", _arrow(batch.products, "products"))

@@ -94,7 +94,7 @@ def _open_state(settings: ServiceSettings) -> ServiceState:
         state.hold.__enter__()
         state.workspace = Workspace.open(folder)
         state.updater = updater_cls(state.workspace, journal, batch_size=settings.updater_batch_size,
-                                    interval=settings.updater_interval)
+                                    interval=settings.updater_interval, models_every=settings.updater_models_every)
         state.updater.start()
     except BaseException:
         _close_state(state, drain=False)
