@@ -109,11 +109,15 @@ class ServiceSettings(_Strict):
 
     >>> ServiceSettings(refresh_every="15m").refresh_interval.total_seconds()
     900.0
+    >>> ServiceSettings().snapshot_seconds, ServiceSettings(snapshot_every=0).snapshot_seconds
+    (60.0, 0.0)
     """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     refresh_every: str = "1h"
+    #: How often the service rewrites the read-only snapshot other processes read (``30s``, ``5m``; 0: never).
+    snapshot_every: str | int = "60s"
     #: The ``source`` of the events and persons the service collects.
     source: str = "app"
 
@@ -122,6 +126,19 @@ class ServiceSettings(_Strict):
     def _duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("snapshot_every")
+    @classmethod
+    def _duration_or_off(cls, value: str | int) -> str | int:
+        if str(value).strip() != "0":
+            parse_duration(str(value))
+        return value
+
+    @property
+    def snapshot_seconds(self) -> float:
+        """``snapshot_every`` in seconds (0: no snapshot)."""
+        text = str(self.snapshot_every).strip()
+        return 0.0 if text == "0" else parse_duration(text).total_seconds()
 
     @property
     def refresh_interval(self) -> timedelta:

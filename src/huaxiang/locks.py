@@ -112,7 +112,21 @@ def current_holder(path: str | Path) -> LockInfo | None:
 
 
 def _busy(path: Path, holder: LockInfo | None, what: str) -> WorkspaceBusyError:
+    """The refusal: who holds ``path`` and what to do.
+
+    >>> me = LockInfo(what="serve", pid=4242, host="h", started_at="2026-12-07T18:00:00Z")
+    >>> print(str(_busy(Path("shop"), me, "build")).split(" (pid")[0])
+    workspace busy: shop is served by `huaxiang serve`
+    """
     who = holder.describe() if holder is not None else "another process"
+    if holder is not None and holder.what == "serve":
+        # its updater writes the warehouse: a write meanwhile would race it (a build would drop its updates)
+        return WorkspaceBusyError(
+            f"workspace busy: {path} is served by `huaxiang serve` ({who.removeprefix('serve (')}; "
+            f"{what} cannot run while it serves: stop the service first (Ctrl-C, or kill -TERM {holder.pid}: "
+            f"it applies what it collected, then exits), then run `huaxiang {what}` again. Reads work meanwhile "
+            "(from the service's snapshot)"
+        )
     return WorkspaceBusyError(
         f"workspace busy: {path} is held by {who}; {what} cannot run until it ends "
         f"(wait for it, or stop that process)"

@@ -41,6 +41,7 @@ from huaxiang.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from huaxiang.components import IdentityComponent, ModelsComponent, SegmentsComponent, TagsComponent
+    from huaxiang.engine.snapshot import SnapshotInfo
     from huaxiang.profiles import ProfilesComponent
 
 RUNS_DIR = "runs"
@@ -138,6 +139,14 @@ class Workspace:
 
             self._engine = create_engine(self.engine_name, workspace_dir=self.path, **engine_options(self))
         return self._engine
+
+    @property
+    def reading_snapshot(self) -> SnapshotInfo | None:
+        """The service's read-only snapshot this workspace reads (another process serves it), else None.
+
+        Known once the engine is open; see :mod:`huaxiang.engine.snapshot`.
+        """
+        return self._engine.snapshot if self._engine is not None else None
 
     @property
     def data_dir(self) -> Path:

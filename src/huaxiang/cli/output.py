@@ -122,15 +122,24 @@ def opened_workspace(workspace: Path, engine: str | None = None, *, needs: str |
     """The workspace in ``workspace``, closed on exit (what every command that reads one does).
 
     ``needs``: a table the command reads; when the workspace lacks it, a
-    :class:`~huaxiang.errors.WorkspaceError` with ``missing`` (what to run to get it).
+    :class:`~huaxiang.errors.WorkspaceError` with ``missing`` (what to run to get it). When another
+    process serves the workspace, what was read came from its snapshot: one line on stderr says so.
     """
     ws = open_workspace(workspace, engine)
     try:
         if needs is not None and not ws.engine.has_table(needs):
             raise WorkspaceError(missing or f"no {needs} table yet; run `huaxiang build` first")
         yield ws
+        print_snapshot_note(ws)
     finally:
         ws.close()
+
+
+def print_snapshot_note(ws: Workspace) -> None:
+    """One line on stderr when ``ws`` read a served workspace's snapshot (not its live warehouse)."""
+    info = ws.reading_snapshot
+    if info is not None:
+        err_console().print(f"note: {info.note()}", highlight=False, markup=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ formats

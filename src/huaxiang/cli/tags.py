@@ -33,10 +33,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """List the tags in force (built-in + huaxiang.yaml) with their rules."""
-        from huaxiang.workspace import Workspace
-
         with user_errors():
-            frame = Workspace.open(workspace).tags.catalog(lang=lang, include_disabled=show_all)
+            with opened_workspace(workspace) as ws:
+                frame = ws.tags.catalog(lang=lang, include_disabled=show_all)
             if as_json:
                 echo(frame.to_json(orient="records", force_ascii=False))
                 return

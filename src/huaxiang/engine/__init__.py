@@ -33,7 +33,9 @@ def create_engine(name: str = "duckdb", *, workspace_dir: str | Path | None = No
         DuckDB: ``True`` opens the file read-only with external access disabled; ``None``
         (default) opens it read-write unless another process holds the workspace (a build,
         the service) or the file, and then read-only; a file held for writing by another
-        process is waited for briefly, then refused in one line naming the holder.
+        process is waited for briefly, then refused in one line naming the holder. While
+        another process serves the workspace, its read-only snapshot is opened instead
+        (:mod:`huaxiang.engine.snapshot`; the engine's ``snapshot`` says which).
 
     Spark is imported only here, so DuckDB users never need PySpark.
     """
@@ -99,6 +101,11 @@ def _open_live_duckdb(folder: Path, live: Path, read_only: bool | None, kwargs: 
 
     holder = current_holder(folder)
     other = holder if holder is not None and holder.pid != os.getpid() else None
+    if other is not None and other.what == "serve":
+        # the service's updater writes the live file: read the snapshot it writes for readers
+        from huaxiang.engine.snapshot import open_snapshot
+
+        return open_snapshot(folder, other, **kwargs)
     if read_only is None and other is None:
         try:
             return _duckdb(live, **kwargs)

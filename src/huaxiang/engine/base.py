@@ -22,25 +22,33 @@ Examples
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from huaxiang.engine.warehouse import _fsync_dir, _fsync_file
 from huaxiang.errors import EngineError, UnsupportedOperationError
+
+if TYPE_CHECKING:
+    from huaxiang.engine.snapshot import SnapshotInfo
 
 #: Column every raw input carries: the 1-based ordinal of the data row in its source.
 ROW_COLUMN = "_hx_row"
 #: Column the delimited readers add: the file a row came from (for multi-file sources).
 FILE_COLUMN = "_hx_file"
+#: The table a snapshot carries about itself (see :meth:`Engine.write_snapshot`).
+SNAPSHOT_TABLE = "_hx_snapshot"
 
 
 class Engine(ABC):
@@ -54,6 +62,8 @@ class Engine(ABC):
     def __init__(self, con: Any) -> None:
         self.con = con
         self.timings: dict[str, float] = {}
+        #: Set when this connection reads a served workspace's snapshot instead of its live warehouse.
+        self.snapshot: SnapshotInfo | None = None
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -134,6 +144,11 @@ class Engine(ABC):
             "or rebuild"
         )
 
+    def _write_snapshot(self, path: Path, meta: dict[str, Any]) -> None:
+        raise UnsupportedOperationError(
+            f"the {self.name} engine cannot write a read-only snapshot of its warehouse; serve a duckdb workspace"
+        )
+
     # ------------------------------------------------------------ shared API
     @final
     def supports(self, operation: str) -> bool:
@@ -157,6 +172,47 @@ class Engine(ABC):
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
         with self._errors(f"replacing rows of {name}"):
             self._replace_rows(name, table, [str(p) for p in person_ids])
+
+    @final
+    def write_snapshot(self, path: str | Path, *, seq: int | None = None) -> dict[str, Any]:
+        """Write a consistent copy of the warehouse to ``path`` for readers; returns its metadata.
+
+        The copy is written beside ``path`` and switched in with one ``os.replace``, so a reader
+        opens the previous snapshot or this one, never a part. The copy holds the table
+        :data:`SNAPSHOT_TABLE` (``taken_at`` UTC, the journal ``seq`` it includes, the writer's
+        ``pid``). The caller runs no write on this warehouse meanwhile (the real-time updater calls
+        it between batches). See :mod:`huaxiang.engine.snapshot`.
+
+        >>> import tempfile
+        >>> from huaxiang.engine.duckdb import DuckDBEngine
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> eng = DuckDBEngine(folder / "warehouse.duckdb")
+        >>> _ = eng.materialize("orders", ibis.memtable({"amount": [3.0, 4.5]}))
+        >>> eng.write_snapshot(folder / "snapshot.duckdb", seq=3)["seq"]
+        3
+        >>> with DuckDBEngine(folder / "snapshot.duckdb", read_only=True) as copy:
+        ...     sorted(copy.list_tables())
+        ['_hx_snapshot', 'orders']
+        """
+        self.require("snapshot")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")  # one writer (the lock holder): a killed one's is reused
+        wal = tmp.with_name(tmp.name + ".wal")
+        meta = {"taken_at": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "seq": seq, "pid": os.getpid()}
+        try:
+            for stale in (tmp, wal):
+                stale.unlink(missing_ok=True)
+            with self._errors(f"writing the snapshot {target}"):
+                self._write_snapshot(tmp, meta)
+            _fsync_file(tmp)
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+            wal.unlink(missing_ok=True)
+        return meta
 
     @final
     def require(self, operation: str) -> None:

@@ -90,8 +90,10 @@ class SparkEngine(Engine):
     name: ClassVar[str] = "spark"
     #: Capability gaps of this backend, declared up front.
     #: ``replace_rows``: no in-place delete + insert (the live path is DuckDB's); ``warehouse_file``: the
-    #: warehouse is a folder of table versions, not one file that closing completes.
-    unsupported: ClassVar[frozenset[str]] = frozenset({"csv_skip_rows", "replace_rows", "warehouse_file"})
+    #: warehouse is a folder of table versions, not one file that closing completes; ``snapshot``: the
+    #: service (which writes one for readers) runs on DuckDB.
+    unsupported: ClassVar[frozenset[str]] = frozenset({"csv_skip_rows", "replace_rows", "snapshot",
+                                                       "warehouse_file"})
 
     _ids = itertools.count()
 

@@ -16,7 +16,9 @@ One :class:`Updater` per served workspace. Its thread reads the journal in micro
 Before the first batch the thread publishes every person's profile document when the store does not
 hold this build's yet (:meth:`Updater.publish_profiles`). Batches are applied one after another by one thread, so one person's events are never processed
 concurrently and an identity merge cannot race. Every ``refresh_every`` seconds the thread runs the
-scheduled refresh (:func:`~huaxiang.realtime.refresh.refresh_everyone`) between batches.
+scheduled refresh (:func:`~huaxiang.realtime.refresh.refresh_everyone`) between batches, and every
+``snapshot_every`` seconds it rewrites the read-only snapshot other processes read
+(:meth:`Updater.maybe_snapshot`, :mod:`huaxiang.engine.snapshot`).
 
 The updater opens its own connection to the warehouse (``Workspace.open`` of the same folder), so
 profile reads on the service's connection never wait for a batch.
@@ -39,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from huaxiang.engine.snapshot import snapshot_path
 from huaxiang.realtime.refresh import PersonRefresher, live_as_of, refresh_everyone
 from huaxiang.realtime.segment import map_messages
 from huaxiang.realtime.writer import ensure_tables, write_batch
@@ -94,6 +97,8 @@ class Updater:
         The ``source`` column of the rows the messages become (``service.source``, default ``app``).
     refresh_every
         Seconds between scheduled refreshes (``service.refresh_every``, default 1 h); 0 turns it off.
+    snapshot_every
+        Seconds between read-only snapshots (``service.snapshot_every``, default 60 s); 0 turns them off.
     models_every
         Seconds between recomputing the segments and scores of the persons refreshed meanwhile (they
         also follow whenever the journal is drained); 0 recomputes them in every micro-batch. Features,
@@ -105,7 +110,8 @@ class Updater:
 
     def __init__(self, ws: Any, journal: Any, *, batch_size: int = 5000, interval: float = 0.2,
                  source: str | None = None, refresh_every: float | str | None = None,
-                 clock: Callable[[], datetime] | None = None, models_every: float = 10.0) -> None:
+                 snapshot_every: float | str | None = None, clock: Callable[[], datetime] | None = None,
+                 models_every: float = 10.0) -> None:
         from huaxiang.workspace import Workspace
 
         service = dict(ws.config.service or {})
@@ -115,6 +121,8 @@ class Updater:
         self.source = source or str(service.get("source", "app"))
         self.refresh_every = parse_refresh_every(refresh_every if refresh_every is not None
                                                  else service.get("refresh_every", "1h"))
+        self.snapshot_every = parse_refresh_every(snapshot_every if snapshot_every is not None
+                                                  else service.get("snapshot_every", "60s"))
         # Canonical timestamps are naive local times of the workspace's time zone: so is "now".
         zone = ZoneInfo(ws.config.timezone) if ws.config.timezone else None
         self.clock = clock or (lambda: datetime.now(zone).replace(tzinfo=None, microsecond=0))
@@ -127,6 +135,8 @@ class Updater:
         self.models_every = models_every
         self._model_debt: set[str] = set()
         self._last_models = time.monotonic()
+        self._started = time.monotonic()
+        self._last_snapshot: float | None = None
         self.reports: list[BatchReport] = []
         self.error: BaseException | None = None
 
@@ -214,6 +224,28 @@ class Updater:
             self._last_scheduled = time.monotonic()
             return details
 
+    def maybe_snapshot(self, *, idle: bool = True, force: bool = False) -> bool:
+        """Rewrite the read-only snapshot (``.huaxiang/snapshot.duckdb``) when due: the first once the
+        journal is drained (``idle``), then when the last is older than ``snapshot_every``; ``force``: now.
+
+        Runs between batches (so the copy is consistent); returns whether one was written. A failure is
+        logged and retried after ``snapshot_every``: readers keep the previous snapshot meanwhile.
+        """
+        if not self.snapshot_every or not self.ws.engine.supports("snapshot"):
+            return False
+        with self._lock:
+            since = self._started if self._last_snapshot is None else self._last_snapshot
+            if not (force or (idle and self._last_snapshot is None)
+                    or time.monotonic() - since >= self.snapshot_every):
+                return False
+            self._last_snapshot = time.monotonic()
+            try:
+                self.ws.engine.write_snapshot(snapshot_path(self.ws.path), seq=self.journal.committed())
+            except Exception:
+                log.exception("huaxiang updater: writing the read-only snapshot failed")
+                return False
+            return True
+
     # ------------------------------------------------------------------- thread
     def publish_profiles(self) -> int:
         """Publish every person's profile document unless the store already holds this build's (at start)."""
@@ -237,6 +269,7 @@ class Updater:
                 n = self.step()
                 if self.refresh_every and time.monotonic() - self._last_scheduled >= self.refresh_every:
                     self.refresh_scheduled()
+                self.maybe_snapshot(idle=not n)
             except Exception as exc:  # keep serving; the batch stays uncommitted and is retried
                 self.error = exc
                 log.exception("huaxiang updater: batch failed; retrying in %.1f s", max(self.interval, 1.0))
@@ -250,6 +283,7 @@ class Updater:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self._started, self._last_snapshot = time.monotonic(), None  # the first snapshot once the journal is drained
         self._thread = threading.Thread(target=self._run, name="huaxiang-updater", daemon=True)
         self._thread.start()
 
@@ -261,4 +295,5 @@ class Updater:
             self._thread = None
         if drain:
             self.drain()
+            self.maybe_snapshot(force=True)
         self.ws.close()
