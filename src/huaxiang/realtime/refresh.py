@@ -113,6 +113,16 @@ class PersonRefresher:
                        **{f"features.{k}": v for k, v in self.features.timings.items()}}
         return out
 
+    def warm(self, as_of: datetime) -> float:
+        """Compile the feature queries for ``as_of`` and read the population figures now (seconds spent),
+        so the first events after a start do not wait for it."""
+        if not self.ws.engine.has_table("features"):
+            return 0.0
+        t0 = time.perf_counter()
+        for attributes in (True, False):
+            self.features.compute([], as_of=as_of, attributes_changed=attributes)
+        return time.perf_counter() - t0
+
     def _models(self, ids: list[str], as_of: datetime) -> None:
         refresh_segments(self.ws.engine, ids, self.ws.config.segments, workspace_dir=self.ws.path, as_of=as_of)
         refresh_scores(self.ws.engine, ids, workspace_dir=self.ws.path, as_of=as_of)

@@ -261,9 +261,12 @@ class Updater:
     def _run(self) -> None:
         try:
             self.publish_profiles()
-        except Exception as exc:  # serve all the same: reads fall back to the warehouse
+            with self._lock:
+                seconds = self._refresher_for().warm(live_as_of(self.clock()))
+            log.info("huaxiang updater: feature queries compiled in %.1f s", seconds)
+        except Exception as exc:  # serve all the same: reads fall back to the warehouse, batches compile
             self.error = exc
-            log.exception("huaxiang updater: publishing the profiles failed")
+            log.exception("huaxiang updater: preparing (profiles, compiled queries) failed")
         while not self._stop.is_set():
             try:
                 n = self.step()

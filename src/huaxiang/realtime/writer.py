@@ -28,6 +28,10 @@ from huaxiang.schema import CANONICAL, empty_table
 
 __all__ = ["WriteResult", "ensure_tables", "write_batch"]
 
+#: Customer-record columns that say when or where the row came from, not who the customer is: a
+#: record that differs only in these is not changed (every identify stamps a new ``updated_at``).
+_BOOKKEEPING = frozenset({"updated_at", "source_row"})
+
 
 @dataclass
 class WriteResult:
@@ -93,7 +97,7 @@ def write_batch(engine: Engine, batch: MappedBatch, config: WorkspaceConfig) -> 
                 f"{merged} FROM {new} n LEFT JOIN customers_raw o USING (source, source_customer_id)")
             # SDKs repeat the same traits on every identify: only a record that is new or differs now
             # counts as changed (and makes the identity step and the attribute features run again)
-            differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in cols)
+            differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in cols if c not in _BOOKKEEPING)
             changed = raw.execute(
                 "SELECT n.source, n.source_customer_id FROM _hx_rt_cust n LEFT JOIN customers_raw o "
                 f"USING (source, source_customer_id) WHERE o.source IS NULL OR {differs}").fetchall()
