@@ -10,6 +10,11 @@ field, and the rest of the batch is stored all the same: the answer lists
 the ``messageId``s accepted, those already stored before (duplicates: a
 retry), and the rejected ones.
 
+The body must be strict UTF-8 JSON (orjson parses it; a leading byte-order mark is
+skipped): ``NaN``/``Infinity`` and lone surrogate escapes are refused with the
+body (400), and integers beyond 64 bits are read as floats, as JavaScript
+senders have them anyway.
+
 Limits as Segment's: 32 KB per message (measured as stored, less
 :data:`SERVER_FIELDS_ALLOWANCE` bytes for the fields the server adds),
 500 KB per request body after decompression.
@@ -38,7 +43,7 @@ from starlette.requests import ClientDisconnect
 from huaxiang.journal import JournalError
 from huaxiang.journal.base import encode_message
 from huaxiang.service.deps import ServiceState, StateDep
-from huaxiang.service.segment import MESSAGE_TYPES, MessageError, format_ts, normalize_message
+from huaxiang.service.segment import MESSAGE_TYPES, MessageError, Normalizer
 
 router = APIRouter(prefix="/v1", tags=["collect"])
 
@@ -227,8 +232,7 @@ async def collect(request: Request, state: ServiceState, type_hint: str | None) 
     except _Refused as exc:
         return _refusal(exc)
 
-    received = datetime.now(UTC)
-    received_text = format_ts(received)
+    normalize = Normalizer(type_hint=type_hint, batch_sent_at=batch_sent_at, received_at=datetime.now(UTC))
     limit = settings.max_message_bytes + SERVER_FIELDS_ALLOWANCE
     good: list[dict[str, Any]] = []
     encoded: list[bytes] = []
@@ -236,8 +240,7 @@ async def collect(request: Request, state: ServiceState, type_hint: str | None) 
     too_large = False
     for index, message in enumerate(messages):
         try:
-            normal = normalize_message(message, type_hint=type_hint, batch_sent_at=batch_sent_at,
-                                       received_at=received, received_text=received_text)
+            normal = normalize(message)
         except MessageError as exc:
             mid = message.get("messageId") if isinstance(message, dict) else None
             rejected.append({"index": index, "messageId": mid if isinstance(mid, str) else None,
