@@ -156,10 +156,14 @@ class Normalizer:
         msg["type"] = kind
 
         value = msg.get("userId")
-        if value.__class__ is not str or not value:
+        if value is None:
+            msg.pop("userId", None)
+        elif value.__class__ is not str or not value:
             _set_identifier(msg, "userId", value)
         value = msg.get("anonymousId")
-        if value.__class__ is not str or not value:
+        if value is None:
+            msg.pop("anonymousId", None)
+        elif value.__class__ is not str or not value:
             _set_identifier(msg, "anonymousId", value)
         if kind == "alias":
             previous = _identifier(msg.get("previousId"), "previousId")
@@ -181,17 +185,23 @@ class Normalizer:
             msg["groupId"] = group_id
 
         value = msg.get("properties")
-        if value.__class__ is not dict:
+        if value is None:
+            msg.pop("properties", None)
+        elif value.__class__ is not dict:
             _check_object(msg, "properties", value)
         value = msg.get("traits")
-        if value.__class__ is not dict:
+        if value is None:
+            msg.pop("traits", None)
+        elif value.__class__ is not dict:
             _check_object(msg, "traits", value)
         context = msg.get("context")
         if context.__class__ is not dict:
             _check_object(msg, "context", context)
             context = msg.get("context")
         value = msg.get("integrations")
-        if value.__class__ is not dict:
+        if value is None:
+            msg.pop("integrations", None)
+        elif value.__class__ is not dict:
             _check_object(msg, "integrations", value)
         value = msg.get("name")
         if value is not None and not isinstance(value, str):
