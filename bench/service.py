@@ -33,6 +33,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -279,11 +280,6 @@ def bench(args: argparse.Namespace) -> None:
     finally:
         if "nats" in wanted:
             _drop_stream(nats_stream)
-    def median(values: list[float]) -> float:
-        ordered = sorted(values)
-        mid = len(ordered) // 2
-        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
     def summary(title: str, table: dict[tuple[str, int], list[float]], pick: Any) -> None:
         print(title)
         for connections in args.connections:
@@ -294,9 +290,9 @@ def bench(args: argparse.Namespace) -> None:
             print(f"  c={connections:<3} {line}{ratios}")
 
     summary("\nsummary, events/s durable (best of the rounds):", results, max)
-    summary("events/s durable (median of the rounds):", results, median)
+    summary("events/s durable (median of the rounds):", results, statistics.median)
     summary("events per server CPU-second (median of the rounds; steadier than wall rates on a shared machine):",
-            per_cpu, median)
+            per_cpu, statistics.median)
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
     if args.updater:
@@ -344,7 +340,6 @@ def latency(args: argparse.Namespace) -> None:
     (``GET /v1/profiles?user_id=``, polled every 20 ms) that shows the tag.
     """
     import random
-    import statistics
     import threading
 
     import duckdb
