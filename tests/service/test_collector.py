@@ -71,6 +71,10 @@ def test_batch_with_one_bad_message_keeps_the_rest(client: Any, collector_key: s
     ({"type": "track", "event": "E", "userId": "u", "properties": [1]}, "properties"),
     ({"type": "track", "event": "E", "userId": "u", "timestamp": "yesterday"}, "timestamp"),
     ({"type": "identify", "userId": "u", "context": {"traits": "x"}}, "context.traits"),
+    # out of datetime's range once corrected by sentAt, or once in UTC: a 400 naming the field, not a 500
+    ({"type": "track", "event": "E", "userId": "u", "timestamp": "9999-12-31T23:00:00Z",
+      "sentAt": "2000-01-01T00:00:00Z"}, "timestamp"),
+    ({"type": "track", "event": "E", "userId": "u", "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
     ("not an object", "(message)"),
 ])
 def test_each_invalid_field_is_named(client: Any, collector_key: str, message: Any, field: str) -> None:
@@ -97,14 +101,20 @@ def test_sent_at_corrects_clock_skew(client: Any, collector_key: str, workspace_
     device_now = datetime.now().astimezone() + timedelta(hours=1)
     happened = device_now - timedelta(seconds=30)
     answer = client.post("/v1/batch", auth=(collector_key, ""), json={
-        "sentAt": device_now.isoformat(), "batch": [_track(0, timestamp=happened.isoformat()), _track(1)]})
+        "sentAt": device_now.isoformat(), "batch": [
+            _track(0, timestamp=happened.isoformat()), _track(1),
+            # the same timestamp again, then with a sentAt of its own (no skew): each pair corrected on its own
+            _track(2, timestamp=happened.isoformat()), _track(3, timestamp=happened.isoformat(),
+                                                              sentAt=happened.isoformat())]})
     assert answer.status_code == 200
-    first, second = (e.message for e in journal_of(workspace_dir))
+    first, second, third, fourth = (e.message for e in journal_of(workspace_dir))
     received = datetime.fromisoformat(first["receivedAt"])
     corrected = datetime.fromisoformat(first["timestamp"])
     assert first["originalTimestamp"] == happened.isoformat()
     assert abs((received - corrected) - timedelta(seconds=30)) < timedelta(milliseconds=2)
     assert second["timestamp"] == second["receivedAt"]  # no timestamp sent: the server's clock
+    assert third["timestamp"] == first["timestamp"]
+    assert fourth["timestamp"] == fourth["receivedAt"] and fourth["sentAt"] == happened.isoformat()
 
 
 def test_gzip_body(client: Any, collector_key: str, workspace_dir: Path, journal_of: Any) -> None:
@@ -168,6 +178,14 @@ def test_duplicate_message_ids_are_acknowledged_and_stored_once(client: Any, col
 def test_invalid_json_and_missing_batch(client: Any, collector_key: str) -> None:
     answer = client.post("/v1/batch", content=b"{nope", auth=(collector_key, ""))
     assert answer.status_code == 400 and "JSON" in answer.json()["message"]
+    # a lone surrogate escape cannot be stored as UTF-8: refused with the body, not a 500 later
+    answer = client.post("/v1/batch", content=b'{"batch": [{"type": "track", "event": "\\ud800", "userId": "u"}]}',
+                         auth=(collector_key, ""))
+    assert answer.status_code == 400 and "JSON" in answer.json()["message"]
+    # a UTF-8 byte-order mark in front is tolerated, as before
+    answer = client.post("/v1/batch", content=b"\xef\xbb\xbf" + json.dumps({"batch": [_track(0)]}).encode(),
+                         auth=(collector_key, ""))
+    assert answer.status_code == 200, answer.text
     answer = client.post("/v1/batch", json={"messages": []}, auth=(collector_key, ""))
     assert answer.status_code == 400 and answer.json()["message"].startswith("batch:")
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from huaxiang.errors import HuaxiangError
@@ -141,8 +142,13 @@ def encode_message(message: dict[str, Any]) -> bytes:
 
     >>> encode_message({"event": "下单", "n": 1})
     b'{"event":"\\xe4\\xb8\\x8b\\xe5\\x8d\\x95","n":1}'
+    >>> encode_message({"big": 2**70})
+    b'{"big":1180591620717411303424}'
     """
-    return _ENCODER.encode(message).encode()
+    try:
+        return orjson.dumps(message)  # the collector's hot path: an order of magnitude faster than json
+    except TypeError:  # what orjson does not take (integers beyond 64 bits, non-text keys): the same form by json
+        return _ENCODER.encode(message).encode()
 
 
 #: One encoder for every message: ``json.dumps`` with options builds a new encoder per call.

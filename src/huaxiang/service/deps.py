@@ -42,8 +42,12 @@ class ServiceState:
     hold: Any = None
 
 
-def get_state(request: Request) -> ServiceState:
-    """The state of the running service (set by the lifespan)."""
+async def get_state(request: Request) -> ServiceState:
+    """The state of the running service (set by the lifespan).
+
+    ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop per request for
+    an attribute read.
+    """
     state: ServiceState | None = getattr(request.app.state, "service", None)
     if state is None:  # a request before the lifespan ran, or after it ended
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the service is not ready; retry shortly",
@@ -51,7 +55,7 @@ def get_state(request: Request) -> ServiceState:
     return state
 
 
-def get_workspace(state: Annotated[ServiceState, Depends(get_state)]) -> Workspace:
+async def get_workspace(state: Annotated[ServiceState, Depends(get_state)]) -> Workspace:
     """The workspace the updater writes (503 in a collector-only process)."""
     if state.workspace is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
