@@ -279,7 +279,9 @@ class FeatureRefresher:
         catalog = feature_catalog(self.settings)
         stored = self.engine.table("features")
         cols = [c for c in catalog.loc[catalog["dimension"] == "attributes", "name"] if c in stored.columns]
-        rows = self.engine.execute(stored.filter(stored.person_id.isin(list(person_ids)))
+        from huaxiang.features.persons import person_table
+
+        rows = self.engine.execute(stored.semi_join(person_table(person_ids), "person_id")
                                    .select("person_id", "as_of", *cols))
         if len(rows) != len(set(person_ids)) or (pd.to_datetime(rows["as_of"]) != pd.Timestamp(as_of)).any():
             return None

@@ -178,7 +178,9 @@ def refresh_scores(engine: Engine, person_ids: Sequence[str], *, workspace_dir: 
         return 0  # no scorer, or one from another build than the stored scores
     ids = sorted({str(p) for p in person_ids})
     f = engine.table("features")
-    features = engine.execute(f.filter(f.person_id.isin(ids)))
+    from huaxiang.features.persons import person_table
+
+    features = engine.execute(f.semi_join(person_table(ids), "person_id"))
     features["person_id"] = features["person_id"].astype(str)
     features = features.sort_values("person_id", kind="stable").reset_index(drop=True)
     anomaly_data = None

@@ -29,6 +29,8 @@ import ibis.expr.types as ir
 import orjson
 import pandas as pd
 
+from huaxiang.features.persons import person_table
+
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
 
@@ -93,7 +95,8 @@ def _rows(engine: Engine, expr: ir.Table, drop: Sequence[str] = ()) -> dict[str,
     return out
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What orjson cannot encode by itself, as JSON data (Decimal as float, timedelta as seconds)."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, timedelta):
@@ -107,13 +110,8 @@ def _plain(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     >>> _plain({"P1": {"at": datetime(2026, 12, 7, 10), "x": float("nan")}})
     {'P1': {'at': '2026-12-07T10:00:00', 'x': None}}
     """
-    data: dict[str, dict[str, Any]] = orjson.loads(orjson.dumps(docs, default=_default))
+    data: dict[str, dict[str, Any]] = orjson.loads(orjson.dumps(docs, default=json_default))
     return data
-
-
-def _ids(person_ids: Sequence[str]) -> ir.Table:
-    frame = pd.DataFrame({"person_id": pd.Series(sorted({str(p) for p in person_ids}), dtype="object")})
-    return ibis.memtable(frame, schema={"person_id": "string"})
 
 
 def _latest(t: ir.Table, ts: str, recent: int) -> ir.Table:
@@ -205,18 +203,20 @@ def _recommendations(engine: Engine, recs: ir.Table) -> ir.Table:
     return joined.order_by(["person_id", "rank"]) if "rank" in recs.columns else joined
 
 
-def gather_documents(engine: Engine, person_ids: Sequence[str], *, recent: int = 10) -> dict[str, dict[str, Any]]:
+def gather_documents(engine: Engine, person_ids: Sequence[str], *, recent: int = 10,
+                     plain: bool = True) -> dict[str, dict[str, Any]]:
     """``person_id -> document`` for the known persons among ``person_ids`` (see the module docstring).
 
     A document holds :data:`DOCUMENT_KEYS`: the person's source ``records``, ``attributes``,
     ``features`` (name → value), ``tags`` (``tag_id``, both names, ``reason``, ``since``),
     ``tag_history``, the ``recent`` newest ``orders`` and ``events``, their rows of ``scores``,
     ``segments`` and ``recommendations``, and ``refreshed_at`` / ``as_of`` from ``person_refresh``.
-    A person is known when a record or a ``features`` row names them.
+    A person is known when a record or a ``features`` row names them. ``plain=False`` leaves Python
+    values (datetime …) for a writer that encodes them itself (:class:`~huaxiang.profiles.store.ProfileStore`).
     """
     if not person_ids:
         return {}
-    ids = _ids(person_ids)
+    ids = person_table(person_ids)
     keys = _keys(engine, ids)
     records = _rows(engine, keys.order_by(["person_id", "source", "source_customer_id"]), drop=["person_id"])
     features: dict[str, dict[str, Any]] = {}
@@ -259,7 +259,7 @@ def gather_documents(engine: Engine, person_ids: Sequence[str], *, recent: int =
         doc["refreshed_at"] = stamp.get("refreshed_at")
         doc["as_of"] = stamp.get("as_of") or doc["features"].get("as_of")
         docs[pid] = doc
-    return _plain(docs)
+    return _plain(docs) if plain else docs
 
 
 def lookup_keys(engine: Engine, person_ids: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -269,7 +269,7 @@ def lookup_keys(engine: Engine, person_ids: Sequence[str]) -> list[tuple[str, st
     """
     if not person_ids:
         return []
-    ids = _ids(person_ids)
+    ids = person_table(person_ids)
     out: list[tuple[str, str, str]] = []
     keys = engine.execute(_keys(engine, ids))
     out += [("source_id", f"{s}:{c}", str(p)) for s, c, p in

@@ -138,7 +138,7 @@ class ProfilesComponent:
         if not ids or not self._ws.path:
             return 0
         eng = self._ws.engine
-        docs = gather_documents(eng, ids)
+        docs = gather_documents(eng, ids, plain=False)
         keys = lookup_keys(eng, list(docs))
         retired = {v for k, v, _ in keys if k == "person_id"} | (set(ids) - set(docs))
         self.store.write(docs, keys, removed=sorted(retired))

@@ -57,7 +57,9 @@ _SCHEMA = (
 
 def _encode(doc: dict[str, Any]) -> bytes:
     # zlib level 1: documents shrink ~4x (bench/README.md)
-    return zlib.compress(orjson.dumps(doc), 1)
+    from huaxiang.profiles.documents import json_default
+
+    return zlib.compress(orjson.dumps(doc, default=json_default), 1)
 
 
 def _decode(blob: bytes) -> dict[str, Any]:

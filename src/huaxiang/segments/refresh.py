@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 
 from huaxiang.engine.base import Engine
+from huaxiang.features.persons import person_table
 from huaxiang.segments.clusters import MODEL_FILE, load_model
 from huaxiang.segments.rfm import compute_rfm_segments
 from huaxiang.segments.settings import parse_settings
@@ -76,12 +77,13 @@ def refresh_segments(engine: Engine, person_ids: Sequence[str], settings: dict[s
     s = parse_settings(settings)
     features = engine.table("features")
     rfm = compute_rfm_segments(engine, features, s).table
-    frame = engine.execute(rfm.filter(rfm.person_id.isin(ids)))
+    wanted = person_table(ids)  # a semi-join: an isin of thousands of literals costs seconds to build and plan
+    frame = engine.execute(rfm.semi_join(wanted, "person_id"))
     stored = engine.table("segments")
     model = load_model(Path(workspace_dir) / MODEL_FILE) if s.clusters.enabled and _clustered(engine) else None
     frame["cluster_id"] = pd.Series([None] * len(frame), dtype="Int64")
     if model is not None and len(frame):
-        mine = features.filter(features.person_id.isin(ids) & features[s.rfm.recency].notnull())
+        mine = features.semi_join(wanted, "person_id").filter(features[s.rfm.recency].notnull())
         buyers = engine.execute(mine.select("person_id", *model.features))
         if len(buyers):
             assigned = pd.Series(model.predict(buyers), index=buyers["person_id"].astype(str).to_numpy())
