@@ -96,6 +96,14 @@ function request()
 end
 """
 
+#: wrk: GET a random person's profile per request.
+READ_LUA = r"""
+local ids = {%(ids)s}
+function request()
+  return wrk.format("GET", "/v1/profiles/" .. ids[math.random(#ids)], {["Authorization"] = "Bearer %(key)s"})
+end
+"""
+
 
 # ------------------------------------------------------------------ the bare app (served by this file)
 def create_bare_app(journal_path: str) -> Any:
@@ -418,13 +426,10 @@ def latency(args: argparse.Namespace) -> None:
                 else:
                     misses += 1
                 time.sleep(0.2)
-            reads: list[float] = []
-            for pid in persons:
-                t = time.perf_counter()
-                got = http.get(f"{server.url}/v1/profiles/{pid}", headers={"Authorization": f"Bearer {admin}"})
-                reads.append(time.perf_counter() - t)
-                if got.status_code != 200:
-                    raise RuntimeError(f"profile {pid}: {got.status_code} {got.text[:200]}")
+            # profile reads from a second process (wrk), while the background writes go on
+            script = root / "reads.lua"
+            script.write_text(READ_LUA % {"ids": ", ".join(f'"{p}"' for p in persons), "key": admin})
+            reads = run_wrk(server.url, script, 2, args.read_seconds)
     finally:
         stop.set()
         if thread.is_alive():
@@ -443,8 +448,9 @@ def latency(args: argparse.Namespace) -> None:
               f"mean {statistics.mean(lags) * 1e3:.0f} ms)")
     else:
         print(f"event -> visible tag: no probe became visible within {args.probe_timeout:g} s ({misses} probes)")
-    print(f"profile read GET /v1/profiles/{{id}} under the same writes: p50 {pct(reads, 0.5):.1f} ms, "
-          f"p99 {pct(reads, 0.99):.1f} ms ({len(reads)} reads); background events acknowledged: {sent[0]:,}")
+    print(f"profile read GET /v1/profiles/{{id}} under the same writes (wrk, 2 connections, {args.read_seconds} s, "
+          f"{len(persons)} persons): p50 {reads['latency'].get('50%')}, p99 {reads['latency'].get('99%')} "
+          f"({reads['requests']:,} reads, {reads['non2xx']} not 200); background events acknowledged: {sent[0]:,}")
     print(f"journal at the end: {backlog[1]:,} entries, {backlog[0]:,} applied by the updater "
           f"(server exit {code}: {'drained' if code in (0, -15) else 'killed after 30 s of draining'})")
     if not args.keep:
@@ -495,7 +501,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="background events/s for --latency")
     parser.add_argument("--probes", type=int, default=30, help="probes for --latency")
     parser.add_argument("--probe-timeout", type=float, default=20.0, help="seconds a probe may take")
-    parser.add_argument("--reads", type=int, default=300, help="profile reads for --latency")
+    parser.add_argument("--reads", type=int, default=300, help="persons whose profiles --latency reads")
+    parser.add_argument("--read-seconds", type=int, default=10, help="seconds of profile reads (wrk) for --latency")
     parser.add_argument("--probe-offset-hours", type=float, default=0.0,
                         help="date the probes' orders this many hours back (see the comment in latency())")
     parser.add_argument("--workspace", help="for --latency: copy this built shop instead of building one")

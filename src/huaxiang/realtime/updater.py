@@ -111,7 +111,7 @@ class Updater:
     def __init__(self, ws: Any, journal: Any, *, batch_size: int = 5000, interval: float = 0.2,
                  source: str | None = None, refresh_every: float | str | None = None,
                  snapshot_every: float | str | None = None, clock: Callable[[], datetime] | None = None,
-                 models_every: float = 10.0) -> None:
+                 models_every: float = 60.0) -> None:
         from huaxiang.workspace import Workspace
 
         service = dict(ws.config.service or {})

@@ -48,7 +48,9 @@ class ServiceSettings(BaseSettings):
     updater_batch_size: int = 10_000
     updater_interval: float = 0.05
     #: Seconds between recomputing segments and scores of the persons events touched (and when idle).
-    updater_models_every: float = 10.0
+    updater_models_every: float = 60.0
+    #: The interpreter's GIL switch interval in a process that runs the updater (seconds).
+    switch_interval: float = 0.0005
     max_message_bytes: int = 32 * 1024
     max_batch_bytes: int = 500 * 1024
     #: Seconds a shutdown waits for the updater to drain the journal.
