@@ -162,7 +162,7 @@ class ProfilesComponent:
 
     # ------------------------------------------------------------------ reads
     def _catalog(self, lang: str) -> dict[str, dict[str, str]]:
-        key = (self.store.build, lang)
+        key = (lang, self.store.build)
         if key not in self._catalogs:
             with self._engine_lock:
                 self._catalogs[key] = feature_catalog(self._ws.engine, lang)
@@ -220,6 +220,21 @@ class ProfilesComponent:
         if not hits and store.is_complete() and kind != "person_id":
             raise PersonNotFoundError(f"no person has {what}; check it, or look the person up another way")
         return None
+
+    def get_stored(self, lang: str = "zh", **lookup: str) -> Profile | None:
+        """The profile from the store alone, or None when only :meth:`get` can answer (a person not
+        published yet, a phone or e-mail that needs normalising, …). Never touches the warehouse: the
+        service calls it on its event loop and :meth:`get` in a worker thread when it returns None.
+
+        Raises :class:`PersonNotFoundError` / :class:`AmbiguousPersonError` as :meth:`get` does.
+        """
+        given = {k: v for k, v in lookup.items() if v}
+        if lang not in ("zh", "en") or len(given) != 1 or set(given) & {"phone", "email"}:
+            return None
+        if self._store is None or (lang, self._store.build) not in self._catalogs:
+            return None  # the first read of a build fills the catalogue from the warehouse
+        found = self._stored(given)
+        return None if found is None else self._profile(found[0], lang, found[1], 10)
 
     def get(self, person_id: str | None = None, *, phone: str | None = None, email: str | None = None,
             source_id: str | None = None, user_id: str | None = None, anonymous_id: str | None = None,

@@ -7,20 +7,24 @@ another) answers with the profile of the id it was merged into, naming the id as
 ``resolved_from``. 404 when nobody matches, 409 when several do.
 
 The profile comes from the core (``ws.profiles.get``: the profile store the updater publishes to, one
-key read; the warehouse for a person not published yet); :func:`read_profile` only shapes it.
+key read, on the event loop; the warehouse, in a worker thread, for a person not published yet);
+:func:`public_profile` only shapes it.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from huaxiang.errors import AmbiguousPersonError, PersonNotFoundError
 from huaxiang.service.deps import WorkspaceDep, require_role
 
 if TYPE_CHECKING:
+    from huaxiang.profiles import Profile
     from huaxiang.workspace import Workspace
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"], dependencies=[require_role("admin")])
@@ -76,12 +80,8 @@ def _language(accept_language: str | None) -> str:
     return "zh"
 
 
-def read_profile(ws: Workspace, lang: str = "zh", **lookup: Any) -> ProfilePublic:
-    """The core's profile (``ws.profiles.get``: the profile store, else the warehouse) as the API shows it.
-
-    Raises :class:`~huaxiang.errors.PersonNotFoundError` or :class:`~huaxiang.errors.AmbiguousPersonError`.
-    """
-    profile = ws.profiles.get(lang=lang, **lookup)
+def public_profile(profile: Profile, lang: str) -> ProfilePublic:
+    """The core's :class:`~huaxiang.profiles.Profile` as the API shows it."""
     data = profile.model_dump(mode="json")
     return ProfilePublic(
         person_id=profile.person_id, resolved_from=profile.resolved_from, records=data["records"],
@@ -94,25 +94,30 @@ def read_profile(ws: Workspace, lang: str = "zh", **lookup: Any) -> ProfilePubli
     )
 
 
-def _answer(ws: Workspace, lang: str, **lookup: Any) -> ProfilePublic:
+async def _answer(ws: Workspace, lang: str, **lookup: Any) -> ProfilePublic:
+    """``ws.profiles.get_stored`` on the event loop (one key read of the profile store), else
+    ``ws.profiles.get`` in a worker thread (it may read the warehouse)."""
     try:
-        return read_profile(ws, lang=lang, **lookup)
+        profile = ws.profiles.get_stored(lang=lang, **lookup)
+        if profile is None:
+            profile = await run_in_threadpool(partial(ws.profiles.get, lang=lang, **lookup))
     except PersonNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except AmbiguousPersonError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return public_profile(profile, lang)
 
 
 @router.get("/{person_id}", response_model=ProfilePublic, responses={404: {"description": "no such person"}})
-def read_profile_by_id(ws: WorkspaceDep, person_id: Annotated[str, Path(description="a person id")],
+async def read_profile_by_id(ws: WorkspaceDep, person_id: Annotated[str, Path(description="a person id")],
                        accept_language: Annotated[str | None, Header()] = None) -> ProfilePublic:
     """The profile of ``person_id`` (a retired id answers with the id it was merged into)."""
-    return _answer(ws, _language(accept_language), person_id=person_id)
+    return await _answer(ws, _language(accept_language), person_id=person_id)
 
 
 @router.get("", response_model=ProfilePublic, responses={404: {"description": "nobody matches"},
                                                          409: {"description": "several persons match"}})
-def read_profile_by_identifier(
+async def read_profile_by_identifier(
     ws: WorkspaceDep,
     user_id: Annotated[str | None, Query(description="the Segment userId")] = None,
     anonymous_id: Annotated[str | None, Query(description="the Segment anonymousId")] = None,
@@ -128,4 +133,4 @@ def read_profile_by_identifier(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
                             "give exactly one of user_id, anonymous_id, phone, email, source_id"
                             + (f" (got {', '.join(given)})" if given else ""))
-    return _answer(ws, _language(accept_language), **given)
+    return await _answer(ws, _language(accept_language), **given)
