@@ -251,8 +251,9 @@ def gather_profile(ws: Workspace, person_id: str | None = None, *, phone: str | 
                    anonymous_id: str | None = None, lang: str = "zh", recent: int = 10) -> dict[str, Any]:
     """What :func:`customer_profile` returns, with each tag's name in both languages.
 
-    The one place that reads the person's tables; :func:`customer_profile` (a dict) and
-    :meth:`huaxiang.profiles.ProfilesComponent.get` (a :class:`~huaxiang.profiles.Profile`) shape it.
+    Reads the warehouse (:func:`~huaxiang.profiles.documents.gather_documents`, the one reader of the
+    person's tables, which the profile store's documents come from too); :func:`customer_profile`
+    shapes it for scripts, :meth:`huaxiang.profiles.ProfilesComponent.get` reads the store first.
 
     >>> import tempfile, huaxiang
     >>> ws = huaxiang.Workspace.init(tempfile.mkdtemp())
