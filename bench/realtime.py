@@ -82,6 +82,7 @@ def main() -> None:
         with open_journal(ws.path, JournalSettings(path=f"bench-journal-{uuid.uuid4().hex[:8]}.sqlite")) as journal:
             updater = Updater(ws, journal, batch_size=batch_size,
                               clock=lambda: datetime(as_of.year, as_of.month, as_of.day))
+            updater.prepare()  # as the service does at start: profiles published, feature queries compiled
             journal.append(warm)
             t0 = time.perf_counter()
             updater.drain()

@@ -192,7 +192,7 @@ def test_reads_during_a_build_see_the_last_build_and_a_second_build_is_refused(
 
 def test_a_served_workspace_refuses_build_and_a_stale_lock_does_not(shop: Path) -> None:
     with hold_workspace(shop, what="serve") as me, huaxiang.Workspace.open(shop) as ws, pytest.raises(
-        WorkspaceBusyError, match=rf"held by serve \(pid {me.pid} on host .*since .*build cannot run"
+        WorkspaceBusyError, match=rf"served by .huaxiang serve. \(pid {me.pid} on host .*since .*build cannot run"
     ):
         ws.build()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -116,7 +116,10 @@ class PersonRefresher:
     def warm(self, as_of: datetime) -> float:
         """Compile the feature queries for ``as_of`` and read the population figures now (seconds spent),
         so the first events after a start do not wait for it."""
-        if not self.ws.engine.has_table("features"):
+        eng = self.ws.engine
+        # The compiled query keeps what the data could say when it was compiled (features.capabilities):
+        # compiled over an empty warehouse it would leave every feature NULL. Only a built one is warmed.
+        if not eng.has_table("features") or not int(eng.execute(eng.table("features").count())):
             return 0.0
         t0 = time.perf_counter()
         for attributes in (True, False):

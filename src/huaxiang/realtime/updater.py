@@ -258,12 +258,17 @@ class Updater:
             log.info("huaxiang updater: published %d profiles in %.1f s", written, time.perf_counter() - t0)
             return written
 
+    def prepare(self) -> None:
+        """What the thread does before its first batch: publish the profiles (when the store does not hold
+        this build's) and compile the feature queries, so the first events do not wait for either."""
+        self.publish_profiles()
+        with self._lock:
+            seconds = self._refresher_for().warm(live_as_of(self.clock()))
+        log.info("huaxiang updater: feature queries compiled in %.1f s", seconds)
+
     def _run(self) -> None:
         try:
-            self.publish_profiles()
-            with self._lock:
-                seconds = self._refresher_for().warm(live_as_of(self.clock()))
-            log.info("huaxiang updater: feature queries compiled in %.1f s", seconds)
+            self.prepare()
         except Exception as exc:  # serve all the same: reads fall back to the warehouse, batches compile
             self.error = exc
             log.exception("huaxiang updater: preparing (profiles, compiled queries) failed")
