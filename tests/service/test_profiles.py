@@ -105,3 +105,22 @@ def test_retired_id_answers_with_the_survivor(served: tuple[Any, Any], collector
     assert body["features"]["rfm"]["orders_total"]["value"] == 1  # u2's order, on the merged person
     assert sorted(r["source_customer_id"] for r in body["records"]) == ["u1", "u2"]
     assert client.get("/v1/profiles", params={"user_id": "u2"}, headers=admin).json()["person_id"] == survivor
+
+
+def test_a_live_start_with_no_orders_yet_gets_order_features(served: tuple[Any, Any], collector_key: str,
+                                                             admin_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch holds only a page view: the feature query compiled then assumes no purchases; when
+    orders arrive it is compiled again (after ``CAPABILITY_RECHECK_SECONDS``, 0 here)."""
+    import huaxiang.features.refresh as refresh
+
+    monkeypatch.setattr(refresh, "CAPABILITY_RECHECK_SECONDS", 0.0)
+    client, updater = served
+    _send(client, collector_key, [{"type": "page", "messageId": "p0", "userId": "u7", "name": "home",
+                                   "timestamp": _ts(3)}])
+    updater.drain()
+    _send(client, collector_key, [{"type": "track", "event": "Order Completed", "messageId": "o7", "userId": "u7",
+                                   "timestamp": _ts(1), "properties": {"order_id": "o-7", "total": 120.0}}])
+    updater.drain()
+    body = client.get("/v1/profiles", params={"user_id": "u7"}, headers={"Authorization": f"Bearer {admin_key}"}).json()
+    assert body["features"]["rfm"]["orders_total"]["value"] == 1
+    assert body["features"]["rfm"]["spend_total"]["value"] == 120.0
