@@ -114,8 +114,8 @@ class PersonRefresher:
         return out
 
     def warm(self, as_of: datetime) -> float:
-        """Compile the feature queries for ``as_of`` and read the population figures now (seconds spent),
-        so the first events after a start do not wait for it."""
+        """Compile the feature and tag queries for ``as_of`` and read the population figures now (seconds
+        spent), so the first events after a start do not wait for them."""
         eng = self.ws.engine
         # The compiled query keeps what the data could say when it was compiled (features.capabilities):
         # compiled over an empty warehouse it would leave every feature NULL. Only a built one is warmed.
@@ -124,6 +124,7 @@ class PersonRefresher:
         t0 = time.perf_counter()
         for attributes in (True, False):
             self.features.compute([], as_of=as_of, attributes_changed=attributes)
+        self.tags.warm()
         return time.perf_counter() - t0
 
     def _models(self, ids: list[str], as_of: datetime) -> None:
