@@ -201,16 +201,18 @@ class FeatureRefresher:
 
         key = (as_of, attributes)
         now = time.monotonic()
+        looked: tuple[FeatureSettings, pd.DataFrame] | None = None
         if key in self._compiled and now - self._checked.get(key, now) >= CAPABILITY_RECHECK_SECONDS:
             # the query keeps what the data could say when it was compiled; live data only adds to that
             # (a workspace that started empty gets its first orders): look again now and then
             self._checked[key] = now
-            if available(self._capabilities(as_of)[1]) != self._have.get(key):
+            looked = self._capabilities(as_of)
+            if available(looked[1]) != self._have.get(key):
                 del self._compiled[key]
         if key not in self._compiled:
             from huaxiang.features.stage import DIMENSIONS, feature_tables
 
-            settings, capabilities = self._capabilities(as_of)
+            settings, capabilities = looked or self._capabilities(as_of)
             self._have[key] = available(capabilities)
             self._checked[key] = now
             sub: Any = _SubsetEngine(self.engine, present)

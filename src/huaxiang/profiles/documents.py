@@ -34,7 +34,7 @@ from huaxiang.features.persons import person_table
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
 
-__all__ = ["DOCUMENT_KEYS", "gather_documents", "jsonable", "lookup_keys"]
+__all__ = ["DOCUMENT_KEYS", "gather_documents", "jsonable", "lookup_keys", "record_keys"]
 
 #: Tables shown only when a later stage wrote them, one list of rows each.
 OPTIONAL_TABLES = ("scores", "segments", "recommendations")
@@ -120,14 +120,18 @@ def _latest(t: ir.Table, ts: str, recent: int) -> ir.Table:
     return t.mutate(_hx_rank=rank).filter(ibis._["_hx_rank"] < recent).drop("_hx_rank")
 
 
-def _keys(engine: Engine, ids: ir.Table) -> ir.Table:
+def record_keys(engine: Engine) -> ir.Table:
+    """``source, source_customer_id, person_id`` of every record: ``record_persons``, or before the
+    identity stage each customer key as its own person."""
     if engine.has_table("record_persons"):
-        rp = engine.table("record_persons").select("source", "source_customer_id", "person_id")
-    else:
-        from huaxiang.features.persons import person_keys
+        return engine.table("record_persons").select("source", "source_customer_id", "person_id")
+    from huaxiang.features.persons import person_keys
 
-        rp = person_keys(engine)
-    return rp.semi_join(ids, "person_id")
+    return person_keys(engine)
+
+
+def _keys(engine: Engine, ids: ir.Table) -> ir.Table:
+    return record_keys(engine).semi_join(ids, "person_id")
 
 
 def _attributes(engine: Engine, ids: ir.Table, keys: ir.Table) -> dict[str, dict[str, Any]]:
@@ -262,18 +266,17 @@ def gather_documents(engine: Engine, person_ids: Sequence[str], *, recent: int =
     return _plain(docs) if plain else docs
 
 
-def lookup_keys(engine: Engine, person_ids: Sequence[str]) -> list[tuple[str, str, str]]:
-    """``(kind, value, person_id)`` every lookup of ``person_ids`` goes by: their ``identities``
-    (phone, email, user_id, anonymous_id, device_id, …) and their records as ``source_id``
-    (``SOURCE:CUSTOMER_ID``); ``person_id`` for a retired id merged into one of them.
+def lookup_keys(engine: Engine, docs: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(kind, value, person_id)`` every lookup of the persons of ``docs`` (from :func:`gather_documents`)
+    goes by: their records as ``source_id`` (``SOURCE:CUSTOMER_ID``, from the documents), their
+    ``identities`` (phone, email, user_id, anonymous_id, device_id, …), and ``person_id`` for a retired
+    id merged into one of them.
     """
-    if not person_ids:
+    if not docs:
         return []
-    ids = person_table(person_ids)
-    out: list[tuple[str, str, str]] = []
-    keys = engine.execute(_keys(engine, ids))
-    out += [("source_id", f"{s}:{c}", str(p)) for s, c, p in
-            zip(keys["source"], keys["source_customer_id"], keys["person_id"], strict=True)]
+    ids = person_table(list(docs))
+    out = [("source_id", f"{r['source']}:{r['source_customer_id']}", pid)
+           for pid, doc in docs.items() for r in doc["records"]]
     if engine.has_table("identities"):
         it = engine.table("identities")
         frame = engine.execute(it.semi_join(ids, "person_id").select("identifier_type", "identifier_value",

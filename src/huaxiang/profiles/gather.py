@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from huaxiang.errors import AmbiguousPersonError, PersonNotFoundError, WorkspaceError
-from huaxiang.profiles.documents import gather_documents
+from huaxiang.profiles.documents import gather_documents, record_keys
 
 if TYPE_CHECKING:
     from huaxiang.engine.base import Engine
@@ -44,14 +44,6 @@ def _normalise(engine: Engine, value: str, fn: Callable[[ir.StringValue], ir.Str
     return None if got is None or pd.isna(got) else str(got)
 
 
-def _person_keys(engine: Engine) -> ir.Table:
-    if engine.has_table("record_persons"):
-        return engine.table("record_persons").select("source", "source_customer_id", "person_id")
-    from huaxiang.features.persons import person_keys
-
-    return person_keys(engine)
-
-
 def _persons_for_identifier(engine: Engine, kind: str, value: str) -> list[str]:
     if engine.has_table("identities"):
         ids = engine.table("identities")
@@ -63,7 +55,7 @@ def _persons_for_identifier(engine: Engine, kind: str, value: str) -> list[str]:
     if kind not in raw.columns:
         return []
     records = raw.filter(raw[kind] == value).select("source", "source_customer_id")
-    keys = _person_keys(engine)
+    keys = record_keys(engine)
     frame = engine.execute(records.inner_join(keys, ["source", "source_customer_id"]).select("person_id").distinct())
     return sorted(str(v) for v in frame["person_id"])
 
@@ -110,7 +102,7 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
                              + (f" (got {', '.join(given)})" if given else ""))
     engine = ws.engine
     if person_id:
-        keys = _person_keys(engine)
+        keys = record_keys(engine)
         known = int(engine.execute(keys.filter(keys.person_id == person_id).count()))
         if not known and engine.has_table("features"):
             f = engine.table("features")
@@ -129,7 +121,7 @@ def find_person(ws: Workspace, person_id: str | None = None, *, phone: str | Non
         if ":" not in source_id:
             raise WorkspaceError(f"--source-id {source_id!r}: write SOURCE:CUSTOMER_ID, e.g. crm:M000123")
         source, _, key = source_id.partition(":")
-        keys = _person_keys(engine)
+        keys = record_keys(engine)
         frame = engine.execute(keys.filter((keys.source == source) & (keys.source_customer_id == key))
                                .select("person_id").distinct())
         matches = sorted(str(v) for v in frame["person_id"])

@@ -139,7 +139,7 @@ class ProfilesComponent:
             return 0
         eng = self._ws.engine
         docs = gather_documents(eng, ids, plain=False)
-        keys = lookup_keys(eng, list(docs))
+        keys = lookup_keys(eng, docs)
         retired = {v for k, v, _ in keys if k == "person_id"} | (set(ids) - set(docs))
         self.store.write(docs, keys, removed=sorted(retired))
         return len(docs)

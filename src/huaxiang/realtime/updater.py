@@ -14,7 +14,8 @@ One :class:`Updater` per served workspace. Its thread reads the journal in micro
    replays the batch, and the keyed writes make the replay change nothing.
 
 Before the first batch the thread publishes every person's profile document when the store does not
-hold this build's yet (:meth:`Updater.publish_profiles`). Batches are applied one after another by one thread, so one person's events are never processed
+hold this build's yet, and compiles the feature and tag queries (:meth:`Updater.prepare`). Batches are
+applied one after another by one thread, so one person's events are never processed
 concurrently and an identity merge cannot race. Every ``refresh_every`` seconds the thread runs the
 scheduled refresh (:func:`~huaxiang.realtime.refresh.refresh_everyone`) between batches, and every
 ``snapshot_every`` seconds it rewrites the read-only snapshot other processes read
